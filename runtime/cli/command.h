@@ -1,0 +1,31 @@
+// The subcommands of the quicksilver executable. Each one declares its flags in a
+// FlagSet and returns an exit code: 0 success, 1 failure (message printed), 2 usage error.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace qs::cli {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+struct Command {
+  const char* name;
+  const char* summary;
+  int (*run)(const std::vector<std::string>& args);
+};
+
+// All subcommands, in the order `quicksilver --help` lists them.
+const std::vector<Command>& AllCommands();
+
+// Prints "quicksilver CMD: MESSAGE" and the hint to stderr; returns kExitUsage.
+int UsageError(const std::string& command, const std::string& message);
+// Prints "quicksilver CMD: error: MESSAGE" to stderr; returns kExitFailure.
+int Failure(const std::string& command, const std::string& message);
+
+// Subcommand entry points (one file each).
+int RunInfo(const std::vector<std::string>& args);
+
+}  // namespace qs::cli

@@ -20,7 +20,7 @@ enum class StatusCode {
   kUnsupported,      // valid input that uses a feature we do not implement
   kFailedPrecondition,
   kOutOfRange,
-  kUnavailable,      // a remote service failed or timed out
+  kUnavailable,  // a remote service failed or timed out
   kInternal,
 };
 
@@ -45,7 +45,9 @@ class [[nodiscard]] Status {
   std::string message_;
 };
 
-inline Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+inline Status InvalidArgument(std::string m) {
+  return {StatusCode::kInvalidArgument, std::move(m)};
+}
 inline Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
 inline Status Unsupported(std::string m) { return {StatusCode::kUnsupported, std::move(m)}; }
 inline Status FailedPrecondition(std::string m) {
@@ -60,7 +62,7 @@ template <typename T>
 class [[nodiscard]] StatusOr {
  public:
   StatusOr(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
-  StatusOr(Status status)  // NOLINT: implicit by design
+  StatusOr(Status status)                          // NOLINT: implicit by design
       : status_(status.ok() ? Internal("StatusOr constructed from an ok Status")
                             : std::move(status)) {}
   bool ok() const { return status_.ok(); }
@@ -92,14 +94,14 @@ class [[nodiscard]] StatusOr {
 }  // namespace qs
 
 // Internal invariants (never user input): abort with file:line.
-#define QS_CHECK(cond, msg)                                      \
-  do {                                                           \
+#define QS_CHECK(cond, msg)                                           \
+  do {                                                                \
     if (!(cond)) ::qs::CheckFailed(__FILE__, __LINE__, #cond, (msg)); \
   } while (0)
 
-#define QS_RETURN_IF_ERROR(expr)        \
-  do {                                  \
-    ::qs::Status qs_status_ = (expr);   \
+#define QS_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::qs::Status qs_status_ = (expr);        \
     if (!qs_status_.ok()) return qs_status_; \
   } while (0)
 

@@ -24,8 +24,8 @@ inline int BitmaskWords(int vocab) { return (vocab + 31) / 32; }
 
 // logits: [rows, vocab] row-major; bitmask: [rows, BitmaskWords(vocab)] or nullptr (all
 // tokens allowed); out: [rows]. Ties go to the lowest token id (as torch.argmax).
-void MaskedSoftmaxArgmaxReference(const float* logits, const uint32_t* bitmask, int rows,
-                                  int vocab, TokenChoice* out);
+void MaskedSoftmaxArgmaxReference(const float* logits, const uint32_t* bitmask, int rows, int vocab,
+                                  TokenChoice* out);
 
 // True when this build has the CUDA kernels (QS_CUDA=ON).
 bool BuiltWithCuda();

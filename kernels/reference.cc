@@ -11,8 +11,8 @@ bool Allowed(const uint32_t* row_mask, int token) {
 }
 }  // namespace
 
-void MaskedSoftmaxArgmaxReference(const float* logits, const uint32_t* bitmask, int rows,
-                                  int vocab, TokenChoice* out) {
+void MaskedSoftmaxArgmaxReference(const float* logits, const uint32_t* bitmask, int rows, int vocab,
+                                  TokenChoice* out) {
   const int words = BitmaskWords(vocab);
   for (int r = 0; r < rows; ++r) {
     const float* x = logits + static_cast<int64_t>(r) * vocab;

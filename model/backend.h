@@ -12,7 +12,7 @@ struct BackendInfo {
   bool cuda_available = false;
   int cuda_devices = 0;
   int intra_op_threads = 0;
-  std::string blas;              // "openblas", "mkl" or "reference"
+  std::string blas;  // "openblas", "mkl" or "reference"
 };
 
 BackendInfo GetBackendInfo();

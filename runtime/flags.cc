@@ -148,18 +148,31 @@ std::string FlagSet::Help() const {
   for (const Flag& f : flags_) {
     std::string left = "  --" + f.name;
     switch (f.kind) {
-      case Kind::kString: left += " TEXT"; break;
-      case Kind::kInt: left += " N"; break;
-      case Kind::kDouble: left += " X"; break;
-      case Kind::kRepeated: left += " VALUE (repeatable)"; break;
-      case Kind::kBool: break;
+      case Kind::kString:
+        left += " TEXT";
+        break;
+      case Kind::kInt:
+        left += " N";
+        break;
+      case Kind::kDouble:
+        left += " X";
+        break;
+      case Kind::kRepeated:
+        left += " VALUE (repeatable)";
+        break;
+      case Kind::kBool:
+        break;
     }
     out << left;
-    if (left.size() < 30) out << std::string(30 - left.size(), ' ');
-    else out << "\n" << std::string(30, ' ');
+    if (left.size() < 30)
+      out << std::string(30 - left.size(), ' ');
+    else
+      out << "\n" << std::string(30, ' ');
     out << f.help;
-    if (f.required) out << " (required)";
-    else if (!f.default_text.empty()) out << " (default " << f.default_text << ")";
+    if (f.required)
+      out << " (required)";
+    else if (!f.default_text.empty())
+      out << " (default " << f.default_text << ")";
     out << "\n";
   }
   out << "  --help                      show this help\n";

@@ -29,8 +29,7 @@ class FlagSet {
   void Double(const std::string& name, double* value, const std::string& help);
   void Bool(const std::string& name, bool* value, const std::string& help);
   // A flag that may be given several times (e.g. --input key=value).
-  void Repeated(const std::string& name, std::vector<std::string>* values,
-                const std::string& help);
+  void Repeated(const std::string& name, std::vector<std::string>* values, const std::string& help);
 
   // Parses args (without the program and command names). Sets help_requested on --help.
   // Usage errors come back as InvalidArgument with a one-line message.

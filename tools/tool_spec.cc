@@ -23,10 +23,12 @@ StatusOr<ToolSpec> ParseToolSpec(const nlohmann::json& value, const std::string&
   const nlohmann::json* fn = &value;
   if (value.contains("type")) {
     if (value["type"] != "function") {
-      return InvalidArgument(where + ": \"type\" must be \"function\", got " + value["type"].dump());
+      return InvalidArgument(where + ": \"type\" must be \"function\", got " +
+                             value["type"].dump());
     }
     if (!value.contains("function") || !value["function"].is_object()) {
-      return InvalidArgument(where + ": a {\"type\": \"function\"} tool needs a \"function\" object");
+      return InvalidArgument(where +
+                             ": a {\"type\": \"function\"} tool needs a \"function\" object");
     }
     fn = &value["function"];
   }
@@ -41,7 +43,8 @@ StatusOr<ToolSpec> ParseToolSpec(const nlohmann::json& value, const std::string&
   }
   if (fn->contains("description")) {
     if (!(*fn)["description"].is_string()) {
-      return InvalidArgument(where + ": \"description\" of tool " + spec.name + " must be a string");
+      return InvalidArgument(where + ": \"description\" of tool " + spec.name +
+                             " must be a string");
     }
     spec.description = (*fn)["description"].get<std::string>();
   }
@@ -69,8 +72,8 @@ StatusOr<std::vector<ToolSpec>> ParseToolList(const std::string& json_text,
   try {
     doc = nlohmann::json::parse(json_text);
   } catch (const nlohmann::json::parse_error& e) {
-    return InvalidArgument(source_name + ": invalid JSON at byte " + std::to_string(e.byte) +
-                           ": " + e.what());
+    return InvalidArgument(source_name + ": invalid JSON at byte " + std::to_string(e.byte) + ": " +
+                           e.what());
   }
   if (!doc.is_array()) return InvalidArgument(source_name + ": expected a JSON array of tools");
   std::vector<ToolSpec> tools;

@@ -4,9 +4,9 @@
 // Thread safety: immutable after loading.
 #pragma once
 
-#include <string>
-
 #include <yaml-cpp/yaml.h>
+
+#include <string>
 
 #include "base/status.h"
 

@@ -24,8 +24,8 @@ struct Fixture {
 TEST(Flags, ParsesBothSpellingsAndPositionals) {
   Fixture f;
   ASSERT_TRUE(f.flags
-                  .Parse({"--model", "dir", "--steps=8", "hello", "--threshold", "0.5",
-                          "--verbose", "--input", "a=1", "--input=b=2", "--", "--literal"})
+                  .Parse({"--model", "dir", "--steps=8", "hello", "--threshold", "0.5", "--verbose",
+                          "--input", "a=1", "--input=b=2", "--", "--literal"})
                   .ok());
   EXPECT_EQ(f.model, "dir");
   EXPECT_EQ(f.steps, 8);

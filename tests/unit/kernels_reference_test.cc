@@ -18,8 +18,7 @@ TokenChoice Direct(const std::vector<float>& x, const std::vector<bool>& allowed
   }
   TokenChoice c;
   if (items.empty()) return c;
-  std::stable_sort(items.begin(), items.end(),
-                   [](auto& a, auto& b) { return a.first > b.first; });
+  std::stable_sort(items.begin(), items.end(), [](auto& a, auto& b) { return a.first > b.first; });
   double z = 0;
   for (auto& it : items) z += std::exp(double(it.first));
   double h = 0;

@@ -1,0 +1,77 @@
+// The transformer shared by LLaDA, Dream, Llama and Qwen2 checkpoints: token embedding,
+// N x [RMSNorm -> attention (GQA, RoPE, optional q/k/v bias) -> residual, RMSNorm ->
+// SwiGLU MLP -> residual], final RMSNorm, LM head (tied or untied). Attention is
+// bidirectional (what masked diffusion models use) unless causal is asked for.
+// Follows transformers' Llama/Qwen2 modeling code for the arithmetic (fp32 RMSNorm, RoPE
+// with rotate_half, softmax in fp32) so logits match it.
+//
+// LibTorch header: only model/ includes it. Thread safety: Forward is const and may run on
+// several threads at once; loading is not thread-safe.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "model/io/model_config.h"
+
+namespace qs::model {
+
+struct LoadOptions {
+  at::ScalarType compute_dtype = at::kFloat;  // kFloat or kBFloat16
+  at::Device device = at::kCPU;
+};
+
+struct ForwardOptions {
+  bool causal = false;
+  bool want_hidden = false;  // hidden[0] = embeddings, hidden[k] = output of layer k
+                             // (the last one after the final norm, as transformers does)
+};
+
+struct ForwardOutput {
+  at::Tensor logits;  // [B, L, V] in the compute dtype
+  std::vector<at::Tensor> hidden;
+};
+
+class Transformer {
+ public:
+  // Reads config.json and the safetensors weights of a checkpoint folder. Names the
+  // problem on failure: missing / unexpected tensors (listed), shape mismatches with
+  // config.json, unsupported dtypes, truncated files.
+  static StatusOr<std::unique_ptr<Transformer>> Load(const std::string& dir,
+                                                     const LoadOptions& options);
+  // Random weights (normal, std 0.02; norms 1) for benchmarks and tests.
+  static std::unique_ptr<Transformer> Random(const ModelConfig& config, uint64_t seed,
+                                             const LoadOptions& options);
+
+  // input_ids: [B, L] int64 on any device.
+  ForwardOutput Forward(const at::Tensor& input_ids, const ForwardOptions& options = {}) const;
+
+  const ModelConfig& config() const { return config_; }
+  const LoadOptions& options() const { return options_; }
+  // Bytes of weights as stored in memory.
+  int64_t weight_bytes() const;
+
+  // Writes the weights (as stored in memory) in the checkpoint layout of config().arch.
+  Status Save(const std::string& dir) const;
+
+ private:
+  struct Layer {
+    at::Tensor attn_norm, q, k, v, q_bias, k_bias, v_bias, o, mlp_norm, gate, up, down;
+  };
+  Transformer(ModelConfig config, LoadOptions options);
+  // Every weight with its checkpoint name and shape; drives Load, Save and Random.
+  std::vector<struct WeightSlot> Slots();
+  at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& weight) const;
+
+  ModelConfig config_;
+  LoadOptions options_;
+  at::Tensor embed_, final_norm_, lm_head_;
+  std::vector<Layer> layers_;
+  at::Tensor inv_freq_;  // [head_dim / 2], fp32
+};
+
+}  // namespace qs::model

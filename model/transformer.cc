@@ -32,9 +32,10 @@ Transformer::Transformer(ModelConfig config, LoadOptions options)
   layers_.resize(static_cast<size_t>(config_.num_layers));
   const int64_t d = config_.head_dim;
   // inv_freq[i] = theta^(-2i/d), computed as transformers does (int64 arange -> float).
-  inv_freq_ = 1.0 / at::pow(config_.rope_theta,
-                            at::arange(0, d, 2, at::TensorOptions().dtype(at::kLong))
-                                    .to(at::kFloat) / static_cast<double>(d));
+  inv_freq_ =
+      1.0 / at::pow(config_.rope_theta,
+                    at::arange(0, d, 2, at::TensorOptions().dtype(at::kLong)).to(at::kFloat) /
+                        static_cast<double>(d));
   inv_freq_ = inv_freq_.to(at::kFloat).to(options_.device);
 }
 
@@ -45,11 +46,14 @@ std::vector<WeightSlot> Transformer::Slots() {
   const bool llada = c.arch == Architecture::kLlada;
   std::vector<WeightSlot> slots;
   slots.push_back({llada ? "model.transformer.wte.weight" : "model.embed_tokens.weight",
-                   {c.vocab_size, h}, &embed_});
-  slots.push_back({llada ? "model.transformer.ln_f.weight" : "model.norm.weight", {h}, &final_norm_});
+                   {c.vocab_size, h},
+                   &embed_});
+  slots.push_back(
+      {llada ? "model.transformer.ln_f.weight" : "model.norm.weight", {h}, &final_norm_});
   if (!c.tie_word_embeddings) {
     slots.push_back({llada ? "model.transformer.ff_out.weight" : "lm_head.weight",
-                     {c.vocab_size, h}, &lm_head_});
+                     {c.vocab_size, h},
+                     &lm_head_});
   }
   for (size_t i = 0; i < layers_.size(); ++i) {
     Layer& w = layers_[i];
@@ -118,16 +122,17 @@ StatusOr<std::unique_ptr<Transformer>> Transformer::Load(const std::string& dir,
   };
   const std::string layout = std::string(" (") + ArchitectureName(config.arch) + " layout)";
   if (!missing.empty()) {
-    return InvalidArgument(dir + ": " + std::to_string(missing.size()) +
-                           " missing tensors" + layout + ": " + join(missing));
+    return InvalidArgument(dir + ": " + std::to_string(missing.size()) + " missing tensors" +
+                           layout + ": " + join(missing));
   }
   if (!unexpected.empty()) {
-    return InvalidArgument(dir + ": " + std::to_string(unexpected.size()) +
-                           " unexpected tensors" + layout + ": " + join(unexpected));
+    return InvalidArgument(dir + ": " + std::to_string(unexpected.size()) + " unexpected tensors" +
+                           layout + ": " + join(unexpected));
   }
   if (!bad_shape.empty()) return InvalidArgument(dir + ": shape mismatch: " + join(bad_shape));
   if (!bad_dtype.empty()) {
-    return Unsupported(dir + ": tensors with a dtype other than F32, BF16, F16: " + join(bad_dtype));
+    return Unsupported(dir +
+                       ": tensors with a dtype other than F32, BF16, F16: " + join(bad_dtype));
   }
 
   try {
@@ -135,7 +140,8 @@ StatusOr<std::unique_ptr<Transformer>> Transformer::Load(const std::string& dir,
       const CheckpointFiles::Entry* e = files.Find(s.name);
       // Copy out of the mapping (its data may be unaligned), convert, then drop the pages so
       // resident memory stays near one copy of the weights.
-      at::Tensor stored = at::empty(s.shape, at::TensorOptions().dtype(ToScalarType(e->info->dtype)));
+      at::Tensor stored =
+          at::empty(s.shape, at::TensorOptions().dtype(ToScalarType(e->info->dtype)));
       std::memcpy(stored.data_ptr(), e->file->Data(*e->info), e->info->end - e->info->begin);
       *s.target = stored.to(options.device, options.compute_dtype);
       e->file->Release(*e->info);
@@ -213,8 +219,8 @@ ForwardOutput Transformer::Forward(const at::Tensor& input_ids, const ForwardOpt
   at::Tensor sin = emb.sin().to(x.scalar_type()).view({1, 1, l, hd});
   at::Tensor causal_mask;
   if (fo.causal) {
-    causal_mask = at::ones({l, l}, at::TensorOptions().dtype(at::kBool).device(options_.device))
-                      .triu(1);
+    causal_mask =
+        at::ones({l, l}, at::TensorOptions().dtype(at::kBool).device(options_.device)).triu(1);
   }
   const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
 
@@ -231,7 +237,8 @@ ForwardOutput Transformer::Forward(const at::Tensor& input_ids, const ForwardOpt
       v = v.repeat_interleave(nh / kv, 1);
     }
     at::Tensor scores = at::matmul(q, k.transpose(-2, -1)) * scale;
-    if (fo.causal) scores = scores.masked_fill(causal_mask, -std::numeric_limits<float>::infinity());
+    if (fo.causal)
+      scores = scores.masked_fill(causal_mask, -std::numeric_limits<float>::infinity());
     at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
     at::Tensor attn = at::matmul(probs, v).transpose(1, 2).reshape({b, l, nh * hd});
     x = x + at::linear(attn, w.o);

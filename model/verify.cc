@@ -31,9 +31,8 @@ StatusOr<VerifyReport> VerifyModel(const std::string& model_dir, const std::stri
   auto compare = [&](const std::string& name, const at::Tensor& got) -> Status {
     QS_ASSIGN_OR_RETURN(at::Tensor want, ReadTensor(*expected, name));
     if (want.sizes() != got.sizes()) {
-      return InvalidArgument(expected_file + ": " + name + " has shape " +
-                             c10::str(want.sizes()) + ", the model produced " +
-                             c10::str(got.sizes()));
+      return InvalidArgument(expected_file + ": " + name + " has shape " + c10::str(want.sizes()) +
+                             ", the model produced " + c10::str(got.sizes()));
     }
     VerifyComparison cmp;
     cmp.name = name;

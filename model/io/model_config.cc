@@ -8,10 +8,14 @@ namespace qs::model {
 
 const char* ArchitectureName(Architecture arch) {
   switch (arch) {
-    case Architecture::kLlada: return "llada";
-    case Architecture::kDream: return "Dream";
-    case Architecture::kLlama: return "llama";
-    case Architecture::kQwen2: return "qwen2";
+    case Architecture::kLlada:
+      return "llada";
+    case Architecture::kDream:
+      return "Dream";
+    case Architecture::kLlama:
+      return "llama";
+    case Architecture::kQwen2:
+      return "qwen2";
   }
   return "?";
 }
@@ -78,7 +82,8 @@ class Reader {
 };
 
 Status Positive(const std::string& path, const char* key, int64_t v) {
-  if (v <= 0) return InvalidArgument(path + ": \"" + key + "\" must be positive, got " + std::to_string(v));
+  if (v <= 0)
+    return InvalidArgument(path + ": \"" + key + "\" must be positive, got " + std::to_string(v));
   return Status::Ok();
 }
 
@@ -104,7 +109,8 @@ StatusOr<ModelConfig> ParseModelConfig(const std::string& json_text, const std::
   } else if (c.model_type == "qwen2") {
     c.arch = Architecture::kQwen2;
   } else if (c.model_type.empty()) {
-    return InvalidArgument(path + ": missing \"model_type\" (expected llada, Dream, llama or qwen2)");
+    return InvalidArgument(path +
+                           ": missing \"model_type\" (expected llada, Dream, llama or qwen2)");
   } else {
     return Unsupported(path + ": unknown model_type \"" + c.model_type +
                        "\" (supported: llada, Dream, llama, qwen2)");

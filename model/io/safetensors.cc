@@ -23,9 +23,9 @@ struct DTypeEntry {
   size_t size;
 };
 constexpr DTypeEntry kDTypes[] = {
-    {DType::kF64, "F64", 8}, {DType::kF32, "F32", 4},  {DType::kF16, "F16", 2},
+    {DType::kF64, "F64", 8},   {DType::kF32, "F32", 4}, {DType::kF16, "F16", 2},
     {DType::kBF16, "BF16", 2}, {DType::kI64, "I64", 8}, {DType::kI32, "I32", 4},
-    {DType::kI16, "I16", 2}, {DType::kI8, "I8", 1},    {DType::kU8, "U8", 1},
+    {DType::kI16, "I16", 2},   {DType::kI8, "I8", 1},   {DType::kU8, "U8", 1},
     {DType::kBool, "BOOL", 1},
 };
 
@@ -131,9 +131,9 @@ StatusOr<SafetensorsHeader> ParseSafetensorsHeader(const uint8_t* data, uint64_t
                              std::to_string(buffer_size) + "-byte data buffer (truncated file?)");
     }
     if (info.end - info.begin != numel * entry->size) {
-      return InvalidArgument(where + ": " + std::to_string(info.end - info.begin) +
-                             " bytes, but " + dtype + " x " + std::to_string(numel) +
-                             " elements needs " + std::to_string(numel * entry->size));
+      return InvalidArgument(where + ": " + std::to_string(info.end - info.begin) + " bytes, but " +
+                             dtype + " x " + std::to_string(numel) + " elements needs " +
+                             std::to_string(numel * entry->size));
     }
     result.tensors.push_back(std::move(info));
   }
@@ -266,8 +266,8 @@ StatusOr<CheckpointFiles> CheckpointFiles::Open(const std::string& dir) {
       }
       const std::string shard = it.value().get<std::string>();
       if (shard.find('/') != std::string::npos || shard.empty() || shard[0] == '.') {
-        return InvalidArgument(index_path + ": weight_map." + it.key() + ": shard name \"" +
-                               shard + "\" must be a plain file name in the folder");
+        return InvalidArgument(index_path + ": weight_map." + it.key() + ": shard name \"" + shard +
+                               "\" must be a plain file name in the folder");
       }
       weight_map[it.key()] = shard;
       if (std::find(shard_names.begin(), shard_names.end(), shard) == shard_names.end()) {
@@ -305,8 +305,9 @@ StatusOr<CheckpointFiles> CheckpointFiles::Open(const std::string& dir) {
   }
   for (const auto& [name, shard] : weight_map) {
     if (ckpt.tensors_.count(name) == 0) {
-      return InvalidArgument(dir + "/" + shard + ": tensor " + name +
-                             " is listed in model.safetensors.index.json but missing from the shard");
+      return InvalidArgument(
+          dir + "/" + shard + ": tensor " + name +
+          " is listed in model.safetensors.index.json but missing from the shard");
     }
   }
   return ckpt;

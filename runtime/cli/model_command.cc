@@ -13,10 +13,11 @@ int RunModelVerify(const std::vector<std::string>& args) {
   std::string model_dir, expected;
   double atol = 1e-4;
   std::string dtype = "float32";
-  FlagSet flags("model verify",
-                "Run the model on the input_ids of FILE.safetensors and print the largest absolute\n"
-                "difference of logits (bidirectional, and causal when present) and hidden states.\n"
-                "Exit 0 within --atol, 1 beyond.");
+  FlagSet flags(
+      "model verify",
+      "Run the model on the input_ids of FILE.safetensors and print the largest absolute\n"
+      "difference of logits (bidirectional, and causal when present) and hidden states.\n"
+      "Exit 0 within --atol, 1 beyond.");
   flags.String("model", &model_dir, "Checkpoint folder (config.json + safetensors)", true);
   flags.String("expected", &expected, "Reference file with input_ids and logits_* tensors", true);
   flags.Double("atol", &atol, "Largest allowed absolute difference");

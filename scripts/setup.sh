@@ -11,7 +11,7 @@ packages=(
   libtorch-dev libopenblas-dev          # LibTorch 1.13 (CPU); OpenBLAS: ~10x faster matmul
   libyaml-cpp-dev nlohmann-json3-dev libre2-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libsqlite3-dev libutf8proc-dev
-  python3 python3-jsonschema json-schema-test-suite   # test oracles
+  python3 python3-jsonschema json-schema-test-suite time   # test oracles, /usr/bin/time
 )
 
 if [ "${QS_SKIP_INSTALL:-0}" != 1 ]; then

@@ -20,6 +20,15 @@ const char* ArchitectureName(Architecture arch) {
   return "?";
 }
 
+StatusOr<Architecture> ParseArchitecture(const std::string& model_type) {
+  if (model_type == "llada") return Architecture::kLlada;
+  if (model_type == "Dream" || model_type == "dream") return Architecture::kDream;
+  if (model_type == "llama") return Architecture::kLlama;
+  if (model_type == "qwen2") return Architecture::kQwen2;
+  return Unsupported("unknown model_type \"" + model_type +
+                     "\" (supported: llada, Dream, llama, qwen2)");
+}
+
 int64_t ModelConfig::num_parameters() const {
   const int64_t attn = hidden_size * head_dim * (2 * num_heads + 2 * num_kv_heads) +
                        (qkv_bias ? head_dim * (num_heads + 2 * num_kv_heads) : 0);
@@ -100,21 +109,12 @@ StatusOr<ModelConfig> ParseModelConfig(const std::string& json_text, const std::
   Reader r(j, path);
   ModelConfig c;
   QS_RETURN_IF_ERROR(r.String("model_type", &c.model_type));
-  if (c.model_type == "llada") {
-    c.arch = Architecture::kLlada;
-  } else if (c.model_type == "Dream" || c.model_type == "dream") {
-    c.arch = Architecture::kDream;
-  } else if (c.model_type == "llama") {
-    c.arch = Architecture::kLlama;
-  } else if (c.model_type == "qwen2") {
-    c.arch = Architecture::kQwen2;
-  } else if (c.model_type.empty()) {
-    return InvalidArgument(path +
-                           ": missing \"model_type\" (expected llada, Dream, llama or qwen2)");
-  } else {
-    return Unsupported(path + ": unknown model_type \"" + c.model_type +
-                       "\" (supported: llada, Dream, llama, qwen2)");
+  if (c.model_type.empty()) {
+    return InvalidArgument(path + ": missing \"model_type\" (expected llada, Dream, llama or qwen2)");
   }
+  StatusOr<Architecture> arch = ParseArchitecture(c.model_type);
+  if (!arch.ok()) return arch.status().WithContext(path);
+  c.arch = *arch;
 
   if (c.arch == Architecture::kLlada) {
     QS_RETURN_IF_ERROR(r.Int("d_model", &c.hidden_size, true));

@@ -16,6 +16,8 @@ namespace qs::model {
 
 enum class Architecture { kLlada, kDream, kLlama, kQwen2 };
 const char* ArchitectureName(Architecture arch);
+// "llada", "Dream" (or "dream"), "llama", "qwen2"; Unsupported for anything else.
+StatusOr<Architecture> ParseArchitecture(const std::string& model_type);
 
 struct ModelConfig {
   Architecture arch = Architecture::kLlama;

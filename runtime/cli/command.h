@@ -28,5 +28,6 @@ int Failure(const std::string& command, const std::string& message);
 // Subcommand entry points (one file each).
 int RunInfo(const std::vector<std::string>& args);
 int RunModel(const std::vector<std::string>& args);
+int RunBench(const std::vector<std::string>& args);
 
 }  // namespace qs::cli

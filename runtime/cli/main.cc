@@ -29,6 +29,7 @@ const std::vector<Command>& AllCommands() {
   static const std::vector<Command> commands = {
       {"info", "Print the build: version, LibTorch, CUDA, threads and BLAS", RunInfo},
       {"model", "Model checks: 'model verify' compares logits with a reference", RunModel},
+      {"bench", "Benchmarks that print figures: 'bench load'", RunBench},
   };
   return commands;
 }

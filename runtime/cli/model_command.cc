@@ -1,6 +1,7 @@
 // quicksilver model verify: compare a checkpoint's outputs with reference logits.
 #include <cstdio>
 
+#include "model/bench.h"
 #include "model/verify.h"
 #include "runtime/cli/command.h"
 #include "runtime/flags.h"
@@ -44,18 +45,71 @@ int RunModelVerify(const std::vector<std::string>& args) {
   return report->passed ? kExitOk : kExitFailure;
 }
 
+int RunModelInitRandom(const std::vector<std::string>& args) {
+  std::string out, arch = "llada", dtype = "float32";
+  int64_t hidden = 512, layers = 8, heads = 8, kv_heads = 0, intermediate = 0, vocab = 32000;
+  int64_t seed = 0;
+  FlagSet flags("model init-random",
+                "Write a checkpoint folder with random weights (config.json + model.safetensors),\n"
+                "for benchmarks and tests. The layout follows --arch.");
+  flags.String("out", &out, "Folder to write (created if missing)", true);
+  flags.String("arch", &arch, "llada, Dream, llama or qwen2");
+  flags.Int("hidden", &hidden, "Hidden size");
+  flags.Int("layers", &layers, "Number of layers");
+  flags.Int("heads", &heads, "Attention heads");
+  flags.Int("kv-heads", &kv_heads, "Key/value heads (0 = same as --heads)");
+  flags.Int("intermediate", &intermediate, "MLP size (0 = 8/3 x hidden, rounded to 64)");
+  flags.Int("vocab", &vocab, "Vocabulary size");
+  flags.String("dtype", &dtype, "Stored dtype: float32, bfloat16 or float16");
+  flags.Int("seed", &seed, "Random seed");
+  if (Status s = flags.Parse(args); !s.ok()) return UsageError("model init-random", s.message());
+  if (flags.help_requested()) {
+    std::printf("%s", flags.Help().c_str());
+    return kExitOk;
+  }
+  StatusOr<model::Architecture> parsed_arch = model::ParseArchitecture(arch);
+  if (!parsed_arch.ok()) return UsageError("model init-random", parsed_arch.status().message());
+  model::ModelConfig config;
+  config.arch = *parsed_arch;
+  config.model_type = model::ArchitectureName(config.arch);
+  config.qkv_bias = config.arch == model::Architecture::kDream ||
+                    config.arch == model::Architecture::kQwen2;
+  config.hidden_size = hidden;
+  config.num_layers = layers;
+  config.num_heads = heads;
+  config.num_kv_heads = kv_heads > 0 ? kv_heads : heads;
+  config.head_dim = heads > 0 ? hidden / heads : 0;
+  config.intermediate_size = intermediate > 0 ? intermediate : (hidden * 8 / 3 + 63) / 64 * 64;
+  config.vocab_size = vocab;
+  config.max_position_embeddings = 4096;
+  config.mask_token_id = vocab - 1;
+  config.eos_token_id = vocab - 2;
+  // Re-validate the final numbers through the same parser users' configs go through.
+  StatusOr<model::ModelConfig> checked =
+      model::ParseModelConfig(model::ModelConfigToJson(config), "the requested shape");
+  if (!checked.ok()) return UsageError("model init-random", checked.status().message());
+  Status s = model::WriteRandomCheckpoint(*checked, static_cast<uint64_t>(seed), out, dtype);
+  if (!s.ok()) return Failure("model init-random", s.ToString());
+  std::printf("wrote %s: %s, %.1fM parameters, %s\n", out.c_str(),
+              model::ArchitectureName(checked->arch), checked->num_parameters() / 1e6,
+              dtype.c_str());
+  return kExitOk;
+}
+
 }  // namespace
 
 int RunModel(const std::vector<std::string>& args) {
   const char* help =
       "usage: quicksilver model SUBCOMMAND [flags]\n\nsubcommands:\n"
-      "  verify    compare a checkpoint's logits with a reference file\n";
+      "  verify       compare a checkpoint's logits with a reference file\n"
+      "  init-random  write a checkpoint with random weights (benchmarks, tests)\n";
   if (args.empty()) return UsageError("model", "missing subcommand (verify)");
   if (args[0] == "--help" || args[0] == "-h") {
     std::printf("%s", help);
     return kExitOk;
   }
   if (args[0] == "verify") return RunModelVerify({args.begin() + 1, args.end()});
+  if (args[0] == "init-random") return RunModelInitRandom({args.begin() + 1, args.end()});
   return UsageError("model", "unknown subcommand '" + args[0] + "'");
 }
 

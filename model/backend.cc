@@ -5,7 +5,10 @@
 #include <torch/cuda.h>
 #include <torch/version.h>
 
+#include <cstdlib>
 #include <fstream>
+#include <mutex>
+#include <thread>
 
 namespace qs::model {
 
@@ -25,7 +28,17 @@ std::string LoadedBlas() {
 }
 }  // namespace
 
+void ConfigureThreadsOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    int threads = static_cast<int>(std::thread::hardware_concurrency());
+    if (const char* env = std::getenv("QS_NUM_THREADS")) threads = std::atoi(env);
+    if (threads > 0) at::set_num_threads(threads);
+  });
+}
+
 BackendInfo GetBackendInfo() {
+  ConfigureThreadsOnce();
   BackendInfo info;
   info.libtorch_version = TORCH_VERSION;
   info.cuda_available = torch::cuda::is_available();

@@ -17,6 +17,10 @@ struct BackendInfo {
 
 BackendInfo GetBackendInfo();
 
+// Sets LibTorch's intra-op threads once per process: QS_NUM_THREADS when set, else every
+// hardware thread (Debian's LibTorch otherwise starts with one). Called by model loading.
+void ConfigureThreadsOnce();
+
 // One line, e.g. "LibTorch 1.13.0, CPU, 2 threads, BLAS openblas".
 std::string DescribeBackend(const BackendInfo& info);
 

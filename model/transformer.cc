@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "model/backend.h"
 #include "model/io/safetensors.h"
 #include "model/torch_util.h"
 
@@ -29,6 +30,7 @@ std::string ShapeText(const std::vector<int64_t>& shape) {
 
 Transformer::Transformer(ModelConfig config, LoadOptions options)
     : config_(std::move(config)), options_(options) {
+  ConfigureThreadsOnce();
   layers_.resize(static_cast<size_t>(config_.num_layers));
   const int64_t d = config_.head_dim;
   // inv_freq[i] = theta^(-2i/d), computed as transformers does (int64 arange -> float).

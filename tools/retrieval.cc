@@ -1,0 +1,314 @@
+#include "tools/retrieval.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <map>
+
+#include "base/files.h"
+
+namespace qs::tools {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// RAII for prepared statements.
+class Statement {
+ public:
+  Statement(sqlite3* db, const std::string& sql) {
+    rc_ = sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt_, nullptr);
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  bool ok() const { return rc_ == SQLITE_OK; }
+  sqlite3_stmt* get() { return stmt_; }
+  void Bind(int i, const std::string& s) {
+    sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+  }
+  void Bind(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
+  std::string Text(int col) {
+    const unsigned char* t = sqlite3_column_text(stmt_, col);
+    return t ? reinterpret_cast<const char*>(t) : "";
+  }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_;
+};
+
+Status SqliteError(sqlite3* db, const std::string& what) {
+  return Internal(what + ": " + sqlite3_errmsg(db));
+}
+
+bool IsDocument(const fs::path& p) {
+  std::string ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+  return ext == ".txt" || ext == ".md" || ext == ".markdown";
+}
+
+// FTS5 query from free text: each word quoted (no operators reach FTS5), joined by OR.
+std::string FtsQuery(const std::string& text) {
+  std::string query, word;
+  auto flush = [&] {
+    if (word.size() >= 2 ||
+        (word.size() == 1 && std::isdigit(static_cast<unsigned char>(word[0])))) {
+      query += (query.empty() ? "\"" : " OR \"") + word + "\"";
+    }
+    word.clear();
+  };
+  for (unsigned char c : text) {
+    // Bytes >= 0x80 belong to UTF-8 letters: keep them inside words.
+    if (std::isalnum(c) || c >= 0x80) {
+      word.push_back(static_cast<char>(c));
+    } else {
+      flush();
+    }
+  }
+  flush();
+  return query;
+}
+
+}  // namespace
+
+std::string RetrievedChunk::Citation() const {
+  return path + ":" + std::to_string(start_line) + "-" + std::to_string(end_line);
+}
+
+nlohmann::json RetrievedChunk::ToJson() const {
+  return {{"citation", Citation()},
+          {"path", path},
+          {"lines", {start_line, end_line}},
+          {"text", text},
+          {"score", score}};
+}
+
+std::vector<RetrievedChunk> ChunkText(const std::string& path, const std::string& text,
+                                      const ChunkingOptions& options) {
+  std::vector<RetrievedChunk> chunks;
+  RetrievedChunk current;
+  current.path = path;
+  int line_no = 0;
+  auto close = [&] {
+    // Drop chunks that are only whitespace.
+    if (current.text.find_first_not_of(" \t\r\n") != std::string::npos) {
+      while (!current.text.empty() &&
+             (current.text.back() == '\n' || current.text.back() == '\r')) {
+        current.text.pop_back();
+      }
+      chunks.push_back(current);
+    }
+    current.text.clear();
+    current.start_line = 0;
+  };
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    std::string line = text.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+    pos = end == std::string::npos ? text.size() : end + 1;
+    ++line_no;
+    const bool blank = line.find_first_not_of(" \t\r") == std::string::npos;
+    // A Markdown heading starts a new chunk so that sections stay together.
+    const bool heading = !line.empty() && line[0] == '#';
+    if ((heading && !current.text.empty()) ||
+        (blank && static_cast<int>(current.text.size()) >= options.max_chars)) {
+      close();
+    }
+    if (blank && current.text.empty()) continue;
+    if (current.start_line == 0) current.start_line = line_no;
+    current.text += line + "\n";
+    if (!blank) current.end_line = line_no;  // trailing blank lines are not cited
+    if (static_cast<int>(current.text.size()) >= options.hard_max_chars) close();
+  }
+  close();
+  return chunks;
+}
+
+StatusOr<std::unique_ptr<DocumentIndex>> DocumentIndex::Open(const std::string& db_path) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
+      SQLITE_OK) {
+    std::string message = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return InvalidArgument("cannot open the retrieval index " + db_path + ": " + message);
+  }
+  std::unique_ptr<DocumentIndex> index(new DocumentIndex(db));
+  Status s = index->Exec(
+      "PRAGMA journal_mode=WAL;"
+      "CREATE TABLE IF NOT EXISTS files(path TEXT PRIMARY KEY, size INTEGER, mtime INTEGER);"
+      "CREATE TABLE IF NOT EXISTS chunks(id INTEGER PRIMARY KEY, path TEXT, start_line INTEGER,"
+      " end_line INTEGER, text TEXT);"
+      "CREATE INDEX IF NOT EXISTS chunks_path ON chunks(path);"
+      "CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(text, content='chunks',"
+      " content_rowid='id', tokenize='porter unicode61');");
+  if (!s.ok()) return s.WithContext(db_path);
+  return index;
+}
+
+DocumentIndex::~DocumentIndex() { sqlite3_close(db_); }
+
+Status DocumentIndex::Exec(const std::string& sql) const {
+  char* error = nullptr;
+  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+    std::string message = error ? error : "unknown error";
+    sqlite3_free(error);
+    return Internal("SQLite: " + message);
+  }
+  return Status::Ok();
+}
+
+StatusOr<IndexStats> DocumentIndex::IndexFolder(const std::string& folder,
+                                                const ChunkingOptions& options) {
+  std::error_code ec;
+  if (!fs::is_directory(folder, ec)) {
+    return NotFound("document folder " + folder + " does not exist or is not a folder");
+  }
+  // What is on disk now.
+  std::map<std::string, std::pair<int64_t, int64_t>> on_disk;  // path -> (size, mtime)
+  for (auto it = fs::recursive_directory_iterator(folder, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    if (!it->is_regular_file(ec) || !IsDocument(it->path())) continue;
+    const std::string rel = fs::relative(it->path(), folder, ec).generic_string();
+    const auto mtime = fs::last_write_time(it->path(), ec).time_since_epoch().count();
+    on_disk[rel] = {static_cast<int64_t>(it->file_size(ec)), static_cast<int64_t>(mtime)};
+  }
+  if (ec) return InvalidArgument("cannot list " + folder + ": " + ec.message());
+
+  IndexStats stats;
+  QS_RETURN_IF_ERROR(Exec("BEGIN"));
+  auto rollback = [&](Status s) {
+    (void)Exec("ROLLBACK");
+    return s;
+  };
+  // Known files: unchanged, changed or gone.
+  std::map<std::string, std::pair<int64_t, int64_t>> known;
+  {
+    Statement q(db_, "SELECT path, size, mtime FROM files");
+    if (!q.ok()) return rollback(SqliteError(db_, "reading the file list"));
+    while (sqlite3_step(q.get()) == SQLITE_ROW) {
+      known[q.Text(0)] = {sqlite3_column_int64(q.get(), 1), sqlite3_column_int64(q.get(), 2)};
+    }
+  }
+  auto remove_file = [&](const std::string& path) -> Status {
+    // External-content FTS5 tables need the old text to delete their entries.
+    Statement del_fts(db_,
+                      "INSERT INTO chunks_fts(chunks_fts, rowid, text) SELECT 'delete', id, text "
+                      "FROM chunks WHERE path = ?");
+    del_fts.Bind(1, path);
+    if (sqlite3_step(del_fts.get()) != SQLITE_DONE) return SqliteError(db_, "removing " + path);
+    Statement del(db_, "DELETE FROM chunks WHERE path = ?");
+    del.Bind(1, path);
+    if (sqlite3_step(del.get()) != SQLITE_DONE) return SqliteError(db_, "removing " + path);
+    Statement del_file(db_, "DELETE FROM files WHERE path = ?");
+    del_file.Bind(1, path);
+    if (sqlite3_step(del_file.get()) != SQLITE_DONE) return SqliteError(db_, "removing " + path);
+    return Status::Ok();
+  };
+  for (const auto& [path, meta] : known) {
+    if (!on_disk.count(path)) {
+      if (Status s = remove_file(path); !s.ok()) return rollback(s);
+      ++stats.files_removed;
+    }
+  }
+  for (const auto& [path, meta] : on_disk) {
+    auto it = known.find(path);
+    if (it != known.end() && it->second == meta) {
+      ++stats.files_unchanged;
+      continue;
+    }
+    if (it != known.end()) {
+      if (Status s = remove_file(path); !s.ok()) return rollback(s);
+    }
+    StatusOr<std::string> text = ReadFile(folder + "/" + path);
+    if (!text.ok()) return rollback(text.status());
+    for (const RetrievedChunk& chunk : ChunkText(path, *text, options)) {
+      Statement ins(db_,
+                    "INSERT INTO chunks(path, start_line, end_line, text) VALUES (?, ?, ?, ?)");
+      ins.Bind(1, path);
+      ins.Bind(2, chunk.start_line);
+      ins.Bind(3, chunk.end_line);
+      ins.Bind(4, chunk.text);
+      if (sqlite3_step(ins.get()) != SQLITE_DONE)
+        return rollback(SqliteError(db_, "indexing " + path));
+      Statement fts(db_, "INSERT INTO chunks_fts(rowid, text) VALUES (?, ?)");
+      fts.Bind(1, sqlite3_last_insert_rowid(db_));
+      fts.Bind(2, chunk.text);
+      if (sqlite3_step(fts.get()) != SQLITE_DONE)
+        return rollback(SqliteError(db_, "indexing " + path));
+    }
+    Statement file(db_, "INSERT INTO files(path, size, mtime) VALUES (?, ?, ?)");
+    file.Bind(1, path);
+    file.Bind(2, meta.first);
+    file.Bind(3, meta.second);
+    if (sqlite3_step(file.get()) != SQLITE_DONE)
+      return rollback(SqliteError(db_, "indexing " + path));
+    ++stats.files_indexed;
+  }
+  QS_RETURN_IF_ERROR(Exec("COMMIT"));
+  Statement count(db_, "SELECT count(*) FROM chunks");
+  if (count.ok() && sqlite3_step(count.get()) == SQLITE_ROW) {
+    stats.chunks = static_cast<int>(sqlite3_column_int64(count.get(), 0));
+  }
+  return stats;
+}
+
+StatusOr<std::vector<RetrievedChunk>> DocumentIndex::Search(const std::string& query, int k) const {
+  std::vector<RetrievedChunk> results;
+  const std::string fts = FtsQuery(query);
+  if (fts.empty() || k <= 0) return results;
+  // bm25() is lower-is-better in FTS5; report it negated so that higher is better.
+  Statement q(db_,
+              "SELECT c.path, c.start_line, c.end_line, c.text, -bm25(chunks_fts) AS score "
+              "FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
+              "WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts), c.id LIMIT ?");
+  if (!q.ok()) return SqliteError(db_, "preparing the search");
+  q.Bind(1, fts);
+  q.Bind(2, k);
+  int rc;
+  while ((rc = sqlite3_step(q.get())) == SQLITE_ROW) {
+    RetrievedChunk c;
+    c.path = q.Text(0);
+    c.start_line = sqlite3_column_int(q.get(), 1);
+    c.end_line = sqlite3_column_int(q.get(), 2);
+    c.text = q.Text(3);
+    c.score = sqlite3_column_double(q.get(), 4);
+    results.push_back(std::move(c));
+  }
+  if (rc != SQLITE_DONE) return SqliteError(db_, "searching for \"" + query + "\"");
+  return results;
+}
+
+ToolSpec RetrieveToolSpec(const std::string& name) {
+  ToolSpec spec;
+  spec.name = name;
+  spec.description = "Search the document collection; returns passages with citations.";
+  spec.parameters = {{"type", "object"},
+                     {"properties",
+                      {{"query", {{"type", "string"}, {"minLength", 1}, {"maxLength", 200}}},
+                       {"k", {{"type", "integer"}, {"minimum", 1}, {"maximum", 10}}}}},
+                     {"required", {"query"}},
+                     {"additionalProperties", false}};
+  return spec;
+}
+
+StatusOr<nlohmann::json> RunRetrieveTool(const DocumentIndex& index,
+                                         const nlohmann::json& arguments, int default_k) {
+  if (!arguments.is_object() || !arguments.contains("query") || !arguments["query"].is_string()) {
+    return InvalidArgument("retrieve needs {\"query\": string}");
+  }
+  int k = default_k;
+  if (arguments.contains("k")) {
+    if (!arguments["k"].is_number_integer() || arguments["k"] < 1 || arguments["k"] > 10) {
+      return InvalidArgument("retrieve: k must be an integer from 1 to 10");
+    }
+    k = arguments["k"].get<int>();
+  }
+  QS_ASSIGN_OR_RETURN(std::vector<RetrievedChunk> hits,
+                      index.Search(arguments["query"].get<std::string>(), k));
+  nlohmann::json results = nlohmann::json::array();
+  for (const RetrievedChunk& c : hits) results.push_back(c.ToJson());
+  return nlohmann::json{{"results", results}};
+}
+
+}  // namespace qs::tools

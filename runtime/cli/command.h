@@ -27,6 +27,7 @@ int Failure(const std::string& command, const std::string& message);
 
 // Subcommand entry points (one file each).
 int RunInfo(const std::vector<std::string>& args);
+int RunTokenize(const std::vector<std::string>& args);
 int RunModel(const std::vector<std::string>& args);
 int RunBench(const std::vector<std::string>& args);
 

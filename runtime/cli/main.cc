@@ -28,6 +28,7 @@ int Failure(const std::string& command, const std::string& message) {
 const std::vector<Command>& AllCommands() {
   static const std::vector<Command> commands = {
       {"info", "Print the build: version, LibTorch, CUDA, threads and BLAS", RunInfo},
+      {"tokenize", "Text to token ids and back with a checkpoint's tokenizer.json", RunTokenize},
       {"model", "Model checks: 'model verify' compares logits with a reference", RunModel},
       {"bench", "Benchmarks that print figures: 'bench load'", RunBench},
   };

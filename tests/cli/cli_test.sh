@@ -2,7 +2,7 @@
 # The quicksilver executable's contract: --help lists the commands, --version prints the
 # version, usage errors exit 2 with a one-line hint, --help works for every command.
 set -u
-bin=${1:?usage: cli_test.sh PATH/TO/quicksilver}
+bin=${1:?usage: cli_test.sh PATH/TO/quicksilver [PATH/TO/shared]}
 failures=0
 check() {  # check NAME EXPECTED_EXIT PATTERN -- ARGS...
   local name=$1 want=$2 pattern=$3; shift 4
@@ -27,6 +27,22 @@ check info 0 "backend: LibTorch [0-9.]+" -- info
 for cmd in $("$bin" --help | awk '/^commands:/{on=1; next} /^$/{on=0} on {print $1}'); do
   check "$cmd --help" 0 "usage: quicksilver $cmd" -- "$cmd" --help
 done
+# tokenize with the Qwen2 fixture tokenizer (shared/ is the optional second argument).
+check tokenize-no-tokenizer 2 "^quicksilver tokenize: missing required flag --tokenizer" -- tokenize hi
+check tokenize-missing-dir 1 "^quicksilver tokenize: error: not found: " -- tokenize --tokenizer /nonexistent hi
+shared=${2:-}
+if [ -n "$shared" ]; then
+  tok=$shared/fixtures/tokenizers/qwen2
+  check tokenize 0 "^\[9707,11,847,5562,374,18838\]$" -- tokenize --tokenizer "$tok" "Hello, my dog is cute"
+  check tokenize-decode 0 "^Hello, my dog is cute$" -- tokenize --tokenizer "$tok" --decode "[9707,11,847,5562,374,18838]"
+  check tokenize-decode-bad-id 1 "not in the vocabulary" -- tokenize --tokenizer "$tok" --decode "[9707,999999]"
+  out=$(printf '%s\n' '"Hello, my dog is cute"' '"<|im_end|>"' | "$bin" tokenize --tokenizer "$tok" --jsonl 2>&1)
+  want=$'[9707,11,847,5562,374,18838]\n[151645]'
+  [ "$out" = "$want" ] && echo "ok   tokenize --jsonl" || { echo "FAIL tokenize --jsonl: $out"; failures=$((failures + 1)); }
+  out=$(printf '%s\n' '[9707,11]' '[151645]' | "$bin" tokenize --tokenizer "$tok" --jsonl --decode 2>&1)
+  want=$'"Hello,"\n"<|im_end|>"'
+  [ "$out" = "$want" ] && echo "ok   tokenize --jsonl --decode" || { echo "FAIL tokenize --jsonl --decode: $out"; failures=$((failures + 1)); }
+fi
 # A usage error is one line.
 lines=$("$bin" nosuch 2>&1 | wc -l)
 [ "$lines" = 1 ] && echo "ok   one-line usage error" || { echo "FAIL usage error has $lines lines"; failures=$((failures + 1)); }

@@ -156,3 +156,59 @@ TEST(DecodeUtf8, RejectsOverlongsSurrogatesAndTruncation) {
 
 }  // namespace
 }  // namespace qs::structured
+
+#include "runtime/structured/token_trie.h"
+
+namespace qs::structured {
+namespace {
+
+// Walking the trie with a byte-level acceptor finds exactly the tokens that a per-token
+// check finds.
+TEST(TokenTrie, WalkAgreesWithCheckingEveryToken) {
+  std::mt19937 rng(5);
+  std::vector<std::string> vocab;
+  for (int b = 0; b < 256; ++b) vocab.push_back(std::string(1, static_cast<char>(b)));
+  const std::string letters = "ab\"{}:, 0123";
+  for (int n = 0; n < 3000; ++n) {
+    std::string t;
+    int len = 2 + static_cast<int>(rng() % 6);
+    for (int k = 0; k < len; ++k) t.push_back(letters[rng() % letters.size()]);
+    vocab.push_back(t);
+  }
+  vocab.push_back("");    // a special token: not in the trie
+  vocab.push_back("ab");  // a duplicate of a token's bytes
+  TokenTrie trie(vocab);
+  EXPECT_EQ(trie.vocab_size(), static_cast<int>(vocab.size()));
+
+  StatusOr<CodepointDfa> dfa =
+      CodepointDfa::FromRegex("^[ab0-3]*\"?$");  // ASCII: bytes = code points
+  ASSERT_TRUE(dfa.ok());
+  std::vector<int> state(trie.max_depth() + 1);
+  state[0] = dfa->start();
+  std::vector<bool> walked(vocab.size(), false);
+  trie.Walk(
+      [&](uint8_t byte, int depth) {
+        int next = dfa->Next(state[depth - 1], byte);
+        if (next < 0) return false;
+        state[depth] = next;
+        return true;
+      },
+      [&](int32_t id) { walked[id] = true; });
+  int allowed = 0;
+  for (size_t id = 0; id < vocab.size(); ++id) {
+    int s = dfa->start();
+    bool ok = !vocab[id].empty();
+    for (unsigned char c : vocab[id]) {
+      if (!ok) break;
+      s = dfa->Next(s, c);
+      ok = s >= 0;
+    }
+    EXPECT_EQ(walked[id], ok) << "token " << id << " \"" << vocab[id] << "\"";
+    allowed += ok;
+  }
+  EXPECT_GT(allowed, 20);
+  EXPECT_TRUE(walked[vocab.size() - 1]);  // both tokens spelled "ab"
+}
+
+}  // namespace
+}  // namespace qs::structured

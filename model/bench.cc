@@ -2,10 +2,12 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 
 #include "base/files.h"
+#include "model/diffusion_lm.h"
 #include "model/io/safetensors.h"
 #include "model/torch_util.h"
 #include "model/transformer.h"
@@ -36,6 +38,73 @@ StatusOr<LoadBenchResult> BenchLoad(const std::string& dir, const std::string& d
   r.weight_bytes_in_memory = model->weight_bytes();
   r.parameters = model->config().num_parameters();
   r.peak_rss_bytes = PeakRssBytes();
+  return r;
+}
+
+namespace {
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+}  // namespace
+
+StatusOr<DenoiseBenchResult> BenchDenoise(const DenoiseBenchOptions& o) {
+  if (o.repeats < 1 || o.prompt_length < 1 || o.gen_length < 1) {
+    return InvalidArgument("repeats, prompt length and gen length must be positive");
+  }
+  QS_ASSIGN_OR_RETURN(at::ScalarType compute, ParseComputeDtype(o.dtype));
+  LoadOptions load;
+  load.compute_dtype = compute;
+  std::unique_ptr<Transformer> transformer;
+  std::unique_ptr<DiffusionLm> lm;
+  if (!o.model_dir.empty()) {
+    QS_ASSIGN_OR_RETURN(transformer, Transformer::Load(o.model_dir, load));
+    QS_ASSIGN_OR_RETURN(lm, DiffusionLm::Load(o.model_dir, o.dtype));
+  } else {
+    if (compute != at::kFloat) return Unsupported("random benchmark models are float32 only");
+    transformer = Transformer::Random(o.random_config, 1, load);
+    lm = DiffusionLm::Random(o.random_config, 1);
+  }
+  DenoiseBenchResult r;
+  r.config = lm->config();
+  const int64_t vocab = r.config.vocab_size;
+  // A fixed prompt of ordinary token ids (not the mask or EOS ids).
+  std::vector<int32_t> prompt;
+  for (int64_t i = 0; i < o.prompt_length; ++i)
+    prompt.push_back(static_cast<int32_t>((i * 7919 + 13) % (vocab - 8)));
+
+  try {
+    at::Tensor ids = at::randint(0, vocab - 8, {1, o.prompt_length + o.gen_length}, at::kLong);
+    std::vector<double> forward;
+    transformer->Forward(ids);  // warm-up
+    for (int k = 0; k < o.repeats; ++k) {
+      const auto t0 = std::chrono::steady_clock::now();
+      transformer->Forward(ids);
+      forward.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+    r.forward_ms = Median(forward);
+  } catch (const c10::Error& e) {
+    return Internal(std::string("forward failed: ") + e.what_without_backtrace());
+  }
+  transformer.reset();
+
+  GenerateOptions options = lm->DefaultOptions();
+  QS_ASSIGN_OR_RETURN(options.sampler.kind, ParseSamplerKind(o.sampler));
+  options.sampler.gen_length = o.gen_length;
+  options.sampler.steps = o.steps;
+  options.sampler.block_length = options.sampler.kind == SamplerKind::kDream ? 0 : o.block_length;
+  options.sampler.early_stop = false;  // a fixed schedule: every step runs
+  std::vector<double> runs;
+  for (int k = 0; k < o.repeats; ++k) {
+    QS_ASSIGN_OR_RETURN(GenerateResult g, lm->Generate(prompt, options));
+    runs.push_back(g.seconds);
+    r.steps = g.steps;
+    r.model_calls = g.model_calls;
+  }
+  const double run = Median(runs);
+  r.step_ms = r.steps > 0 ? run * 1000.0 / static_cast<double>(r.steps) : 0;
+  r.tokens_per_second = static_cast<double>(o.gen_length) / run;
   return r;
 }
 

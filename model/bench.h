@@ -22,6 +22,30 @@ StatusOr<LoadBenchResult> BenchLoad(const std::string& dir, const std::string& d
 // Peak resident set size of this process (VmHWM), in bytes; 0 when unknown.
 int64_t PeakRssBytes();
 
+struct DenoiseBenchOptions {
+  std::string model_dir;  // a checkpoint, or empty for random weights of `random_config`
+  ModelConfig random_config;
+  std::string dtype = "float32";
+  int64_t prompt_length = 64;
+  int64_t gen_length = 192;
+  int64_t steps = 96;
+  int64_t block_length = 32;
+  std::string sampler = "llada";  // llada (fixed schedule) or dream
+  int repeats = 3;
+};
+
+struct DenoiseBenchResult {
+  ModelConfig config;
+  double forward_ms = 0;         // one forward pass over prompt + gen tokens (median of repeats)
+  double step_ms = 0;            // one denoising step (forward + sampling), median run / steps
+  double tokens_per_second = 0;  // gen_length / median run time
+  int64_t steps = 0;
+  int64_t model_calls = 0;
+};
+
+// Times the model forward and a full fixed-schedule generation (early stop off).
+StatusOr<DenoiseBenchResult> BenchDenoise(const DenoiseBenchOptions& options);
+
 // Writes a random-weight checkpoint (config.json + model.safetensors) for tests and
 // benchmarks.
 Status WriteRandomCheckpoint(const ModelConfig& config, uint64_t seed, const std::string& dir,

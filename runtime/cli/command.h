@@ -30,5 +30,6 @@ int RunInfo(const std::vector<std::string>& args);
 int RunTokenize(const std::vector<std::string>& args);
 int RunModel(const std::vector<std::string>& args);
 int RunBench(const std::vector<std::string>& args);
+int RunGenerate(const std::vector<std::string>& args);
 
 }  // namespace qs::cli

@@ -30,7 +30,8 @@ const std::vector<Command>& AllCommands() {
       {"info", "Print the build: version, LibTorch, CUDA, threads and BLAS", RunInfo},
       {"tokenize", "Text to token ids and back with a checkpoint's tokenizer.json", RunTokenize},
       {"model", "Model checks: 'model verify' compares logits with a reference", RunModel},
-      {"bench", "Benchmarks that print figures: 'bench load'", RunBench},
+      {"generate", "Denoise an answer to a prompt with a LLaDA / Dream checkpoint", RunGenerate},
+      {"bench", "Benchmarks that print figures: 'bench load', 'bench denoise'", RunBench},
   };
   return commands;
 }

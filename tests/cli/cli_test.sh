@@ -42,6 +42,14 @@ if [ -n "$shared" ]; then
   out=$(printf '%s\n' '[9707,11]' '[151645]' | "$bin" tokenize --tokenizer "$tok" --jsonl --decode 2>&1)
   want=$'"Hello,"\n"<|im_end|>"'
   [ "$out" = "$want" ] && echo "ok   tokenize --jsonl --decode" || { echo "FAIL tokenize --jsonl --decode: $out"; failures=$((failures + 1)); }
+  # generate on the tiny LLaDA fixture reproduces the published LLaDA sampler's trace
+  # (fixtures/samplers/llada_oneblock: prompt 8 tokens, gen 16, 16 steps, one block).
+  llada=$shared/fixtures/models/tiny-llada
+  check generate-llada-trace 0 '"ids":\[354,111,111,620,620,620,336,336,925,620,336,336,336,336,336,336\]' -- \
+    generate --model "$llada" --prompt-ids "[44,239,933,760,963,379,427,503]" --gen-length 16 --steps 16 --block-length 16 --json
+  check generate-bad-schedule 1 "cannot be split evenly" -- generate --model "$llada" --prompt-ids "[1,2]" --gen-length 16 --steps 5 --block-length 8
+  check generate-no-tokenizer 1 "has no tokenizer.json; use --prompt-ids" -- generate --model "$llada" --prompt hello
+  check generate-both-prompts 2 "exactly one of --prompt" -- generate --model "$llada" --prompt a --prompt-ids "[1]"
 fi
 # A usage error is one line.
 lines=$("$bin" nosuch 2>&1 | wc -l)

@@ -31,5 +31,6 @@ int RunTokenize(const std::vector<std::string>& args);
 int RunModel(const std::vector<std::string>& args);
 int RunBench(const std::vector<std::string>& args);
 int RunGenerate(const std::vector<std::string>& args);
+int RunValidate(const std::vector<std::string>& args);
 
 }  // namespace qs::cli

@@ -32,6 +32,7 @@ const std::vector<Command>& AllCommands() {
       {"model", "Model checks: 'model verify' compares logits with a reference", RunModel},
       {"generate", "Denoise an answer to a prompt with a LLaDA / Dream checkpoint", RunGenerate},
       {"bench", "Benchmarks that print figures: 'bench load', 'bench denoise'", RunBench},
+      {"validate", "Check workflow files; every problem with file:line:column", RunValidate},
   };
   return commands;
 }

@@ -51,6 +51,19 @@ if [ -n "$shared" ]; then
   check generate-no-tokenizer 1 "has no tokenizer.json; use --prompt-ids" -- generate --model "$llada" --prompt hello
   check generate-both-prompts 2 "exactly one of --prompt" -- generate --model "$llada" --prompt a --prompt-ids "[1]"
 fi
+# validate: the examples are valid; a broken file exits 1 with file:line:column errors.
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+check validate-example 0 "triage.yaml: ok \(9 nodes, 1 tool\)$" -- validate "$root/examples/triage.yaml"
+check validate-examples 0 "order_support.yaml: ok" -- validate "$root/examples/order_support.yaml" "$root/examples/docs_qa.yaml"
+check validate-no-file 2 "^quicksilver validate: missing FILE.yaml" -- validate
+broken=$(mktemp "${TMPDIR:-/tmp}/qs-broken-XXXXXX.yaml")
+printf 'name: broken\nnodes:\n  - id: a\n    type: llm\n    promt: hi\n    output: x\n' >"$broken"
+check validate-broken 1 "qs-broken-[A-Za-z0-9]+\.yaml:5:5: error: unknown field 'promt'.*did you mean 'prompt'" -- validate "$broken"
+check validate-broken-summary 1 "^$broken: 2 errors$" -- validate "$broken"
+check validate-broken-json 1 "\"line\": 5" -- validate --json "$broken"
+printf 'name: s\ntools:\n  - name: t\n    description: d\n    parameters:\n      type: object\n      properties:\n        tags: {type: array, uniqueItems: true}\n    http: {method: GET, url: "http://127.0.0.1:1/x"}\nnodes:\n  - id: a\n    type: tool\n    tool: t\n' >"$broken"
+check validate-unsupported-schema 1 "unsupported: uniqueItems at /properties/tags" -- validate "$broken"
+rm -f "$broken"
 # A usage error is one line.
 lines=$("$bin" nosuch 2>&1 | wc -l)
 [ "$lines" = 1 ] && echo "ok   one-line usage error" || { echo "FAIL usage error has $lines lines"; failures=$((failures + 1)); }

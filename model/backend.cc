@@ -31,7 +31,7 @@ std::string LoadedBlas() {
 void ConfigureThreadsOnce() {
   static std::once_flag once;
   std::call_once(once, [] {
-    int threads = static_cast<int>(std::thread::hardware_concurrency());
+    int threads = 1;
     if (const char* env = std::getenv("QS_NUM_THREADS")) threads = std::atoi(env);
     if (threads > 0) at::set_num_threads(threads);
   });

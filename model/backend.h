@@ -17,8 +17,10 @@ struct BackendInfo {
 
 BackendInfo GetBackendInfo();
 
-// Sets LibTorch's intra-op threads once per process: QS_NUM_THREADS when set, else every
-// hardware thread (Debian's LibTorch otherwise starts with one). Called by model loading.
+// Sets LibTorch's intra-op threads once per process: QS_NUM_THREADS when set, else 1.
+// Matrix products run in OpenBLAS, which has its own thread pool over every core; a
+// second (OpenMP) pool on the same cores makes both spin against each other: measured
+// 3.8x slower for a 50M model on 2 cores (docs/PERFORMANCE.md). Called by model loading.
 void ConfigureThreadsOnce();
 
 // One line, e.g. "LibTorch 1.13.0, CPU, 2 threads, BLAS openblas".

@@ -90,7 +90,10 @@ StatusOr<DenoiseBenchResult> BenchDenoise(const DenoiseBenchOptions& o) {
   transformer.reset();
 
   GenerateOptions options = lm->DefaultOptions();
-  QS_ASSIGN_OR_RETURN(options.sampler.kind, ParseSamplerKind(o.sampler));
+  if (!o.sampler.empty()) {
+    QS_ASSIGN_OR_RETURN(options.sampler.kind, ParseSamplerKind(o.sampler));
+  }
+  r.sampler = SamplerKindName(options.sampler.kind);
   options.sampler.gen_length = o.gen_length;
   options.sampler.steps = o.steps;
   options.sampler.block_length = options.sampler.kind == SamplerKind::kDream ? 0 : o.block_length;

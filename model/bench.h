@@ -30,7 +30,7 @@ struct DenoiseBenchOptions {
   int64_t gen_length = 192;
   int64_t steps = 96;
   int64_t block_length = 32;
-  std::string sampler = "llada";  // llada (fixed schedule) or dream
+  std::string sampler;  // llada or dream; empty: the model's own
   int repeats = 3;
 };
 
@@ -41,6 +41,7 @@ struct DenoiseBenchResult {
   double tokens_per_second = 0;  // gen_length / median run time
   int64_t steps = 0;
   int64_t model_calls = 0;
+  std::string sampler;  // the sampler that ran
 };
 
 // Times the model forward and a full fixed-schedule generation (early stop off).

@@ -54,7 +54,7 @@ int RunBenchDenoise(const std::vector<std::string>& args) {
   flags.Int("gen-length", &o.gen_length, "Generated tokens");
   flags.Int("steps", &o.steps, "Denoising steps");
   flags.Int("block-length", &o.block_length, "Block length (llada)");
-  flags.String("sampler", &o.sampler, "llada or dream");
+  flags.String("sampler", &o.sampler, "llada or dream (default: the model's own)");
   flags.String("dtype", &o.dtype, "Compute dtype");
   flags.Int("repeats", &repeats, "Timed repeats (the median is reported)");
   flags.Int("hidden", &hidden, "random: hidden size");
@@ -95,10 +95,11 @@ int RunBenchDenoise(const std::vector<std::string>& args) {
               model::ArchitectureName(r->config.arch), r->config.num_parameters() / 1e6,
               o.dtype.c_str());
   std::printf("schedule: %s, prompt %lld + gen %lld = %lld tokens, %lld steps, block %lld\n",
-              o.sampler.c_str(), static_cast<long long>(o.prompt_length),
+              r->sampler.c_str(), static_cast<long long>(o.prompt_length),
               static_cast<long long>(o.gen_length),
               static_cast<long long>(o.prompt_length + o.gen_length),
-              static_cast<long long>(r->steps), static_cast<long long>(o.block_length));
+              static_cast<long long>(r->steps),
+              static_cast<long long>(r->sampler == "dream" ? o.gen_length : o.block_length));
   std::printf("forward %.2f ms | denoising step %.2f ms | %.1f tokens/s (median of %d)\n",
               r->forward_ms, r->step_ms, r->tokens_per_second, o.repeats);
   return kExitOk;

@@ -46,6 +46,14 @@ endif()
 add_library(qs::httplib INTERFACE IMPORTED GLOBAL)
 set_target_properties(qs::httplib PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${QS_HTTPLIB_INCLUDE_DIR}")
 find_library(QS_HTTPLIB_LIBRARY NAMES cpp-httplib)
+file(SIZE "${QS_HTTPLIB_INCLUDE_DIR}/httplib.h" QS_HTTPLIB_HEADER_BYTES)
+if(NOT QS_HTTPLIB_LIBRARY AND QS_HTTPLIB_HEADER_BYTES LESS 150000)
+  # Debian's header only declares; the code is in libcpp-httplib.so.
+  message(FATAL_ERROR
+    "quicksilver: ${QS_HTTPLIB_INCLUDE_DIR}/httplib.h is Debian's split cpp-httplib header, "
+    "but its library (libcpp-httplib.so) was not found. Install libcpp-httplib-dev, or put "
+    "the library next to the header in the prefix (CMAKE_PREFIX_PATH).")
+endif()
 if(QS_HTTPLIB_LIBRARY)
   set_property(TARGET qs::httplib APPEND PROPERTY INTERFACE_LINK_LIBRARIES ${QS_HTTPLIB_LIBRARY})
   set_property(TARGET qs::httplib APPEND PROPERTY INTERFACE_COMPILE_DEFINITIONS CPPHTTPLIB_OPENSSL_SUPPORT)

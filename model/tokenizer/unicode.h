@@ -9,6 +9,10 @@
 #include <string>
 #include <string_view>
 
+#include "base/utf8.h"
+
+#include "base/utf8.h"
+
 namespace qs::model::unicode {
 
 constexpr char32_t kReplacementChar = 0xFFFD;
@@ -16,8 +20,8 @@ constexpr char32_t kReplacementChar = 0xFFFD;
 // Decodes the code point at text[pos] of VALID UTF-8; sets *len to its byte length.
 char32_t DecodeAt(std::string_view text, size_t pos, size_t* len);
 
-// Appends the UTF-8 encoding of cp (which must be a valid scalar value).
-void AppendUtf8(char32_t cp, std::string* out);
+// Appends the UTF-8 encoding of cp (base/utf8.h).
+using ::qs::AppendUtf8;
 
 // True when text is well-formed UTF-8 (Unicode 15, table 3-7).
 bool IsValidUtf8(std::string_view text);

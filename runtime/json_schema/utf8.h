@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/utf8.h"
+
 namespace qs::json_schema {
 
 // The number of code points in valid UTF-8 (the bytes that do not continue a sequence).
@@ -17,7 +19,7 @@ size_t CountCodePoints(std::string_view utf8);
 // values above U+10FFFF, truncated sequences).
 bool DecodeUtf8(std::string_view utf8, std::u32string* out);
 
-// Appends the UTF-8 encoding of a code point (which must be a valid scalar value).
-void AppendUtf8(char32_t code_point, std::string* out);
+// Appends the UTF-8 encoding of a code point (shared with the rest of the project).
+using ::qs::AppendUtf8;
 
 }  // namespace qs::json_schema

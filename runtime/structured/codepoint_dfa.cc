@@ -620,39 +620,6 @@ class DfaBuilder {
   }
 };
 
-bool DecodeUtf8(std::string_view s, size_t* pos, uint32_t* cp) {
-  const auto byte = [&](size_t k) { return static_cast<uint8_t>(s[k]); };
-  size_t i = *pos;
-  if (i >= s.size()) return false;
-  uint8_t b0 = byte(i);
-  int len;
-  uint32_t v;
-  if (b0 < 0x80) {
-    len = 1, v = b0;
-  } else if (b0 >= 0xC2 && b0 <= 0xDF) {
-    len = 2, v = b0 & 0x1F;
-  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    len = 3, v = b0 & 0x0F;
-  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    len = 4, v = b0 & 0x07;
-  } else {
-    return false;
-  }
-  if (i + len > s.size()) return false;
-  for (int k = 1; k < len; ++k) {
-    uint8_t b = byte(i + k);
-    if ((b & 0xC0) != 0x80) return false;
-    v = (v << 6) | (b & 0x3F);
-  }
-  if ((len == 3 && v < 0x800) || (len == 4 && (v < 0x10000 || v > kMaxCodepoint)) ||
-      (v >= kSurrogateLo && v <= kSurrogateHi)) {
-    return false;
-  }
-  *pos = i + len;
-  *cp = v;
-  return true;
-}
-
 StatusOr<CodepointDfa> CodepointDfa::FromRegex(std::string_view pattern, const Limits& limits) {
   std::vector<uint32_t> cps;
   for (size_t pos = 0; pos < pattern.size();) {

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "base/utf8.h"
 
 namespace qs::structured {
 
@@ -76,7 +77,7 @@ class CodepointDfa {
   int start_ = 0;
 };
 
-// Decodes one UTF-8 code point at s[*pos], advancing *pos; false on invalid UTF-8.
-bool DecodeUtf8(std::string_view s, size_t* pos, uint32_t* cp);
+// Decodes one UTF-8 code point at s[*pos], advancing *pos (base/utf8.h).
+using ::qs::DecodeUtf8;
 
 }  // namespace qs::structured

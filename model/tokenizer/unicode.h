@@ -11,8 +11,6 @@
 
 #include "base/utf8.h"
 
-#include "base/utf8.h"
-
 namespace qs::model::unicode {
 
 constexpr char32_t kReplacementChar = 0xFFFD;

@@ -23,11 +23,7 @@ int RunBenchLoad(const std::vector<std::string>& args) {
                 "memory of the process.");
   flags.String("model", &model_dir, "Checkpoint folder", true);
   flags.String("dtype", &dtype, "Compute dtype: float32 or bfloat16");
-  if (Status s = flags.Parse(args); !s.ok()) return UsageError("bench load", s.message());
-  if (flags.help_requested()) {
-    std::printf("%s", flags.Help().c_str());
-    return kExitOk;
-  }
+  if (int exit_code = ParseFlags(flags, args); exit_code >= 0) return exit_code;
   PrintMachine();
   StatusOr<model::LoadBenchResult> r = model::BenchLoad(model_dir, dtype);
   if (!r.ok()) return Failure("bench load", r.status().ToString());
@@ -61,11 +57,7 @@ int RunBenchDenoise(const std::vector<std::string>& args) {
   flags.Int("layers", &layers, "random: layers");
   flags.Int("heads", &heads, "random: attention heads");
   flags.Int("vocab", &vocab, "random: vocabulary size");
-  if (Status s = flags.Parse(args); !s.ok()) return UsageError("bench denoise", s.message());
-  if (flags.help_requested()) {
-    std::printf("%s", flags.Help().c_str());
-    return kExitOk;
-  }
+  if (int exit_code = ParseFlags(flags, args); exit_code >= 0) return exit_code;
   o.repeats = static_cast<int>(repeats);
   if (model_dir == "random") {
     model::ModelConfig& c = o.random_config;

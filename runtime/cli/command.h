@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "runtime/flags.h"
+
 namespace qs::cli {
 
 constexpr int kExitOk = 0;
@@ -24,6 +26,10 @@ const std::vector<Command>& AllCommands();
 int UsageError(const std::string& command, const std::string& message);
 // Prints "quicksilver CMD: error: MESSAGE" to stderr; returns kExitFailure.
 int Failure(const std::string& command, const std::string& message);
+
+// Parses a command's flags. Returns -1 to go on, or the exit code to return at once: 0
+// after printing --help, kExitUsage after a usage error (printed with the hint).
+int ParseFlags(FlagSet& flags, const std::vector<std::string>& args);
 
 // Subcommand entry points (one file each).
 int RunInfo(const std::vector<std::string>& args);

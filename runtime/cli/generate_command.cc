@@ -71,11 +71,7 @@ int RunGenerate(const std::vector<std::string>& args) {
   flags.String("dtype", &dtype, "Compute dtype: float32 or bfloat16");
   flags.Bool("show-steps", &show_steps, "Print the canvas after every step (stderr)");
   flags.Bool("json", &json_out, "Print the result as JSON (ids, text, steps, timing)");
-  if (Status s = flags.Parse(args); !s.ok()) return UsageError(cmd, s.message());
-  if (flags.help_requested()) {
-    std::printf("%s", flags.Help().c_str());
-    return kExitOk;
-  }
+  if (int exit_code = ParseFlags(flags, args); exit_code >= 0) return exit_code;
   if (!flags.positional().empty()) {
     return UsageError(cmd, "unexpected argument '" + flags.positional()[0] + "' (use --prompt)");
   }

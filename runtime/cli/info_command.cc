@@ -25,11 +25,7 @@ std::string CpuModel() {
 
 int RunInfo(const std::vector<std::string>& args) {
   FlagSet flags("info", "Print the build and the machine: version, LibTorch, CUDA, BLAS.");
-  if (Status s = flags.Parse(args); !s.ok()) return UsageError("info", s.message());
-  if (flags.help_requested()) {
-    std::printf("%s", flags.Help().c_str());
-    return kExitOk;
-  }
+  if (int exit_code = ParseFlags(flags, args); exit_code >= 0) return exit_code;
   if (!flags.positional().empty()) {
     return UsageError("info", "unexpected argument '" + flags.positional()[0] + "'");
   }

@@ -25,6 +25,15 @@ int Failure(const std::string& command, const std::string& message) {
   return kExitFailure;
 }
 
+int ParseFlags(FlagSet& flags, const std::vector<std::string>& args) {
+  if (Status s = flags.Parse(args); !s.ok()) return UsageError(flags.command(), s.message());
+  if (flags.help_requested()) {
+    std::printf("%s", flags.Help().c_str());
+    return kExitOk;
+  }
+  return -1;
+}
+
 const std::vector<Command>& AllCommands() {
   static const std::vector<Command> commands = {
       {"info", "Print the build: version, LibTorch, CUDA, threads and BLAS", RunInfo},

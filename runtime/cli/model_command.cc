@@ -23,11 +23,7 @@ int RunModelVerify(const std::vector<std::string>& args) {
   flags.String("expected", &expected, "Reference file with input_ids and logits_* tensors", true);
   flags.Double("atol", &atol, "Largest allowed absolute difference");
   flags.String("dtype", &dtype, "Compute dtype: float32 or bfloat16");
-  if (Status s = flags.Parse(args); !s.ok()) return UsageError("model verify", s.message());
-  if (flags.help_requested()) {
-    std::printf("%s", flags.Help().c_str());
-    return kExitOk;
-  }
+  if (int exit_code = ParseFlags(flags, args); exit_code >= 0) return exit_code;
   if (!flags.positional().empty()) {
     return UsageError("model verify", "unexpected argument '" + flags.positional()[0] + "'");
   }
@@ -62,18 +58,14 @@ int RunModelInitRandom(const std::vector<std::string>& args) {
   flags.Int("vocab", &vocab, "Vocabulary size");
   flags.String("dtype", &dtype, "Stored dtype: float32, bfloat16 or float16");
   flags.Int("seed", &seed, "Random seed");
-  if (Status s = flags.Parse(args); !s.ok()) return UsageError("model init-random", s.message());
-  if (flags.help_requested()) {
-    std::printf("%s", flags.Help().c_str());
-    return kExitOk;
-  }
+  if (int exit_code = ParseFlags(flags, args); exit_code >= 0) return exit_code;
   StatusOr<model::Architecture> parsed_arch = model::ParseArchitecture(arch);
   if (!parsed_arch.ok()) return UsageError("model init-random", parsed_arch.status().message());
   model::ModelConfig config;
   config.arch = *parsed_arch;
   config.model_type = model::ArchitectureName(config.arch);
-  config.qkv_bias = config.arch == model::Architecture::kDream ||
-                    config.arch == model::Architecture::kQwen2;
+  config.qkv_bias =
+      config.arch == model::Architecture::kDream || config.arch == model::Architecture::kQwen2;
   config.hidden_size = hidden;
   config.num_layers = layers;
   config.num_heads = heads;

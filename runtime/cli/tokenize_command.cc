@@ -60,11 +60,7 @@ int RunTokenize(const std::vector<std::string>& args) {
   flags.Bool("jsonl", &jsonl,
              "Read stdin line by line: a JSON string in, an id array out (with --decode: an id "
              "array in, a JSON string out)");
-  if (Status s = flags.Parse(args); !s.ok()) return UsageError(kCommand, s.message());
-  if (flags.help_requested()) {
-    std::printf("%s", flags.Help().c_str());
-    return kExitOk;
-  }
+  if (int exit_code = ParseFlags(flags, args); exit_code >= 0) return exit_code;
   if (jsonl && !flags.positional().empty()) {
     return UsageError(kCommand,
                       "--jsonl reads stdin; unexpected argument '" + flags.positional()[0] + "'");

@@ -18,11 +18,7 @@ int RunValidate(const std::vector<std::string>& args) {
                 "FILE.yaml...");
   flags.Bool("json", &json_output,
              "Print the problems as a JSON array of {file, line, column, message, hint}");
-  if (Status s = flags.Parse(args); !s.ok()) return UsageError("validate", s.message());
-  if (flags.help_requested()) {
-    std::printf("%s", flags.Help().c_str());
-    return kExitOk;
-  }
+  if (int exit_code = ParseFlags(flags, args); exit_code >= 0) return exit_code;
   if (flags.positional().empty()) return UsageError("validate", "missing FILE.yaml");
 
   // Every schema in the file (tool parameters, output schemas, llm schemas) must compile

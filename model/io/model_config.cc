@@ -110,7 +110,8 @@ StatusOr<ModelConfig> ParseModelConfig(const std::string& json_text, const std::
   ModelConfig c;
   QS_RETURN_IF_ERROR(r.String("model_type", &c.model_type));
   if (c.model_type.empty()) {
-    return InvalidArgument(path + ": missing \"model_type\" (expected llada, Dream, llama or qwen2)");
+    return InvalidArgument(path +
+                           ": missing \"model_type\" (expected llada, Dream, llama or qwen2)");
   }
   StatusOr<Architecture> arch = ParseArchitecture(c.model_type);
   if (!arch.ok()) return arch.status().WithContext(path);

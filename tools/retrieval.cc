@@ -8,6 +8,7 @@
 #include <map>
 
 #include "base/files.h"
+#include "tools/sqlite_statement.h"
 
 namespace qs::tools {
 
@@ -15,28 +16,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// RAII for prepared statements.
-class Statement {
- public:
-  Statement(sqlite3* db, const std::string& sql) {
-    rc_ = sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt_, nullptr);
-  }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  bool ok() const { return rc_ == SQLITE_OK; }
-  sqlite3_stmt* get() { return stmt_; }
-  void Bind(int i, const std::string& s) {
-    sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
-  }
-  void Bind(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
-  std::string Text(int col) {
-    const unsigned char* t = sqlite3_column_text(stmt_, col);
-    return t ? reinterpret_cast<const char*>(t) : "";
-  }
-
- private:
-  sqlite3_stmt* stmt_ = nullptr;
-  int rc_;
-};
+using Statement = SqliteStatement;
 
 Status SqliteError(sqlite3* db, const std::string& what) {
   return Internal(what + ": " + sqlite3_errmsg(db));

@@ -1,0 +1,121 @@
+#include "runtime/structured/token_matcher.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace qs::structured {
+
+namespace {
+
+constexpr size_t kMaxCacheEntries = 4096;
+
+void SetBit(uint32_t* mask, int32_t id) { mask[id >> 5] |= 1u << (id & 31); }
+
+}  // namespace
+
+TokenMatcher::TokenMatcher(const std::vector<std::string>& token_bytes,
+                           std::vector<int32_t> eos_ids)
+    : token_bytes_(token_bytes),
+      eos_ids_(std::move(eos_ids)),
+      trie_(token_bytes),
+      vocab_size_(static_cast<int>(token_bytes.size())) {
+  for (int32_t id : eos_ids_) vocab_size_ = std::max(vocab_size_, id + 1);
+}
+
+bool TokenMatcher::IsEos(int32_t id) const {
+  return std::find(eos_ids_.begin(), eos_ids_.end(), id) != eos_ids_.end();
+}
+
+void TokenMatcher::Walk(const JsonMatcher& state, int64_t budget_tokens, uint32_t* mask) {
+  std::memset(mask, 0, sizeof(uint32_t) * mask_words());
+  const size_t levels = static_cast<size_t>(trie_.max_depth()) + 1;
+  if (levels_.empty()) {
+    levels_.assign(levels, state);
+    tops_.resize(levels);
+    base_.resize(levels);
+    light_.resize(levels);
+    plain_.resize(levels);
+  }
+  levels_[0] = state;
+  base_[0] = 0;
+  light_[0] = false;
+  plain_[0] = state.InPlainString();
+  if (plain_[0]) tops_[0] = state.top_frame();
+  int depth_now = 0;
+  // A "light" level is its base level with the string frame on top replaced: string
+  // content (most of the vocabulary) then costs one frame copy per trie node.
+  auto step = [&](uint8_t byte, int depth) {
+    const int p = depth - 1;
+    if (plain_[p] && byte != '"' && byte != '\\') {
+      tops_[depth] = tops_[p];
+      if (!levels_[base_[p]].StepStringFrame(&tops_[depth], byte)) return false;
+      base_[depth] = base_[p];
+      light_[depth] = true;
+      plain_[depth] = true;
+      depth_now = depth;
+      return true;
+    }
+    levels_[depth] = levels_[base_[p]];
+    if (light_[p]) levels_[depth].set_top_frame(tops_[p]);
+    if (!levels_[depth].Advance(byte)) return false;
+    base_[depth] = depth;
+    light_[depth] = false;
+    plain_[depth] = levels_[depth].InPlainString();
+    if (plain_[depth]) tops_[depth] = levels_[depth].top_frame();
+    depth_now = depth;
+    return true;
+  };
+  auto accept = [&](int32_t id) {
+    if (budget_tokens >= 0) {
+      const JsonMatcher& m = levels_[base_[depth_now]];
+      const int64_t close =
+          light_[depth_now] ? m.MinBytesToCloseWithTop(tops_[depth_now]) : m.MinBytesToClose();
+      if (close > budget_tokens - 1) return;
+    }
+    SetBit(mask, id);
+  };
+  trie_.Walk(step, accept);
+  if (state.IsComplete() && budget_tokens != 0) {
+    for (int32_t id : eos_ids_) SetBit(mask, id);
+  }
+}
+
+void TokenMatcher::FillMask(const JsonMatcher& state, uint32_t* mask) {
+  key_.clear();
+  state.AppendFingerprint(&key_);
+  auto it = cache_.find(key_);
+  if (it != cache_.end()) {
+    std::memcpy(mask, it->second.data(), sizeof(uint32_t) * mask_words());
+    return;
+  }
+  Walk(state, -1, mask);
+  if (cache_.size() >= kMaxCacheEntries) cache_.clear();
+  cache_.emplace(key_, std::vector<uint32_t>(mask, mask + mask_words()));
+}
+
+void TokenMatcher::FillMaskWithBudget(const JsonMatcher& state, int64_t budget_tokens,
+                                      uint32_t* mask) {
+  Walk(state, budget_tokens, mask);
+}
+
+bool TokenMatcher::AcceptToken(JsonMatcher* state, int32_t id) const {
+  if (IsEos(id)) return state->IsComplete();
+  if (id < 0 || id >= static_cast<int32_t>(token_bytes_.size())) return false;
+  const std::string& bytes = token_bytes_[id];
+  if (bytes.empty()) return false;
+  return state->AdvanceBytes(bytes);
+}
+
+bool ConstrainedSequence::Accept(int32_t id) {
+  JsonMatcher next = history_.back();
+  if (!matcher_->AcceptToken(&next, id)) return false;
+  history_.push_back(std::move(next));
+  return true;
+}
+
+void ConstrainedSequence::Rollback(int n) {
+  n = std::min(n, tokens());
+  history_.resize(history_.size() - static_cast<size_t>(n), history_.front());
+}
+
+}  // namespace qs::structured

@@ -1,0 +1,80 @@
+// Matches a JsonMatcher against a tokenizer's vocabulary: the bitmask of tokens whose bytes
+// the grammar accepts next (layout of kernels/kernels.h: bit t of word t / 32), EOS exactly
+// when the document is complete. The mask comes from one walk of the vocabulary trie with a
+// grammar state per depth (llguidance's toktrie walk), and is cached per grammar state
+// (XGrammar caches per-state masks the same way; string-content states repeat a lot).
+//
+// Budget: FillMaskWithBudget keeps only tokens after which the document can still be closed
+// within the remaining budget (one token per byte bounds the tokens needed, as byte-level
+// BPE has a token for every byte).
+//
+// Thread safety: not thread-safe (the cache and the walk buffers are mutable); use one
+// TokenMatcher per decoding thread (the trie could be shared if that ever matters).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "runtime/structured/json_grammar.h"
+#include "runtime/structured/token_trie.h"
+
+namespace qs::structured {
+
+class TokenMatcher {
+ public:
+  // token_bytes[id]: the bytes of token id (empty for special tokens, which are never
+  // allowed); eos_ids: the tokens that end the document.
+  TokenMatcher(const std::vector<std::string>& token_bytes, std::vector<int32_t> eos_ids);
+
+  int vocab_size() const { return vocab_size_; }
+  int mask_words() const { return (vocab_size_ + 31) / 32; }
+  bool IsEos(int32_t id) const;
+
+  // Fills mask_words() words for the state (cached by its fingerprint).
+  void FillMask(const JsonMatcher& state, uint32_t* mask);
+  // As FillMask, keeping only tokens after which at most budget_tokens - 1 further tokens
+  // can close the document (EOS needs budget_tokens >= 1). Not cached.
+  void FillMaskWithBudget(const JsonMatcher& state, int64_t budget_tokens, uint32_t* mask);
+  // Advances the state by a token's bytes; false (state unchanged) when rejected. An EOS
+  // token is accepted only when the state is complete, and leaves it unchanged.
+  bool AcceptToken(JsonMatcher* state, int32_t id) const;
+
+  size_t cache_entries() const { return cache_.size(); }
+
+ private:
+  void Walk(const JsonMatcher& state, int64_t budget_tokens, uint32_t* mask);
+
+  std::vector<std::string> token_bytes_;
+  std::vector<int32_t> eos_ids_;
+  TokenTrie trie_;
+  int vocab_size_ = 0;
+  // Per trie depth during a walk: the grammar state, or (light) the state of level base_
+  // with its top string frame replaced by tops_; plain_: string content on top.
+  std::vector<JsonMatcher> levels_;
+  std::vector<JsonMatcher::Frame> tops_;
+  std::vector<int> base_;
+  std::vector<bool> light_;
+  std::vector<bool> plain_;
+  std::unordered_map<std::string, std::vector<uint32_t>> cache_;
+  std::string key_;
+};
+
+// A token sequence under a grammar, with rollback (the denoiser may undo commits).
+class ConstrainedSequence {
+ public:
+  ConstrainedSequence(TokenMatcher* matcher, JsonMatcher start)
+      : matcher_(matcher), history_{std::move(start)} {}
+  const JsonMatcher& state() const { return history_.back(); }
+  bool Accept(int32_t id);
+  // Undoes the last n accepted tokens (n <= tokens()).
+  void Rollback(int n);
+  int tokens() const { return static_cast<int>(history_.size()) - 1; }
+
+ private:
+  TokenMatcher* matcher_;
+  std::vector<JsonMatcher> history_;
+};
+
+}  // namespace qs::structured

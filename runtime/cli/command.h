@@ -37,6 +37,8 @@ int RunTokenize(const std::vector<std::string>& args);
 int RunModel(const std::vector<std::string>& args);
 int RunBench(const std::vector<std::string>& args);
 int RunGenerate(const std::vector<std::string>& args);
+int RunRun(const std::vector<std::string>& args);
+int RunResume(const std::vector<std::string>& args);
 int RunValidate(const std::vector<std::string>& args);
 
 }  // namespace qs::cli

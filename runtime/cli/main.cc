@@ -41,6 +41,8 @@ const std::vector<Command>& AllCommands() {
       {"model", "Model checks: 'model verify' compares logits with a reference", RunModel},
       {"generate", "Denoise an answer to a prompt with a LLaDA / Dream checkpoint", RunGenerate},
       {"bench", "Benchmarks that print figures: 'bench load', 'bench denoise'", RunBench},
+      {"run", "Run a workflow file (checkpointed; tool, router, map, human nodes today)", RunRun},
+      {"resume", "Continue a paused, failed or killed run from its last checkpoint", RunResume},
       {"validate", "Check workflow files; every problem with file:line:column", RunValidate},
   };
   return commands;

@@ -39,6 +39,7 @@ int RunBench(const std::vector<std::string>& args);
 int RunGenerate(const std::vector<std::string>& args);
 int RunRun(const std::vector<std::string>& args);
 int RunResume(const std::vector<std::string>& args);
+int RunSchema(const std::vector<std::string>& args);
 int RunValidate(const std::vector<std::string>& args);
 
 }  // namespace qs::cli

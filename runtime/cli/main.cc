@@ -43,6 +43,7 @@ const std::vector<Command>& AllCommands() {
       {"bench", "Benchmarks that print figures: 'bench load', 'bench denoise'", RunBench},
       {"run", "Run a workflow file (checkpointed; tool, router, map, human nodes today)", RunRun},
       {"resume", "Continue a paused, failed or killed run from its last checkpoint", RunResume},
+      {"schema", "JSON Schema constraints: 'schema check' replays a document", RunSchema},
       {"validate", "Check workflow files; every problem with file:line:column", RunValidate},
   };
   return commands;

@@ -50,6 +50,13 @@ if [ -n "$shared" ]; then
   check generate-bad-schedule 1 "cannot be split evenly" -- generate --model "$llada" --prompt-ids "[1,2]" --gen-length 16 --steps 5 --block-length 8
   check generate-no-tokenizer 1 "has no tokenizer.json; use --prompt-ids" -- generate --model "$llada" --prompt hello
   check generate-both-prompts 2 "exactly one of --prompt" -- generate --model "$llada" --prompt a --prompt-ids "[1]"
+  # schema check: a document replayed through the grammar matcher, token by token.
+  data=$(cd "$(dirname "${BASH_SOURCE[0]}")/../data/schema" && pwd)
+  check schema-check-valid 0 "^accepted: 27 tokens$" -- schema check "$data/order_call.json" --instance "$data/valid.json" --tokenizer "$tok"
+  check schema-check-invalid 1 "rejected at byte offset 49 \(token 15, id 64, \"a\"\)" -- schema check "$data/order_call.json" --instance "$data/invalid.json" --tokenizer "$tok"
+  check schema-check-unsupported 2 "unsupported.json: unsupported: uniqueItems at /properties/tags$" -- schema check "$data/unsupported.json" --instance "$data/valid.json" --tokenizer "$tok"
+  check schema-check-instances 1 '^\{"accepted":false,"error":"rejected at byte offset 68 .*"line":3\}$' -- schema check "$data/order_call.json" --instances "$data/instances.jsonl" --tokenizer "$tok"
+  check schema-check-stats 0 '"mask_us":\{"mean":[0-9.]+,"n":27,' -- schema check "$data/order_call.json" --instance "$data/valid.json" --tokenizer "$tok" --stats
 fi
 # validate: the examples are valid; a broken file exits 1 with file:line:column errors.
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)

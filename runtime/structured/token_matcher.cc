@@ -20,6 +20,9 @@ TokenMatcher::TokenMatcher(const std::vector<std::string>& token_bytes,
       trie_(token_bytes),
       vocab_size_(static_cast<int>(token_bytes.size())) {
   for (int32_t id : eos_ids_) vocab_size_ = std::max(vocab_size_, id + 1);
+  for (int32_t id = 0; id < static_cast<int32_t>(token_bytes_.size()); ++id) {
+    if (!token_bytes_[id].empty()) by_bytes_[token_bytes_[id]].push_back(id);
+  }
 }
 
 bool TokenMatcher::IsEos(int32_t id) const {
@@ -96,6 +99,12 @@ void TokenMatcher::FillMask(const JsonMatcher& state, uint32_t* mask) {
 void TokenMatcher::FillMaskWithBudget(const JsonMatcher& state, int64_t budget_tokens,
                                       uint32_t* mask) {
   Walk(state, budget_tokens, mask);
+}
+
+const std::vector<int32_t>& TokenMatcher::TokensWithBytes(const std::string& bytes) const {
+  static const std::vector<int32_t> kNone;
+  auto it = by_bytes_.find(bytes);
+  return it == by_bytes_.end() ? kNone : it->second;
 }
 
 bool TokenMatcher::AcceptToken(JsonMatcher* state, int32_t id) const {

@@ -42,6 +42,8 @@ class TokenMatcher {
   bool AcceptToken(JsonMatcher* state, int32_t id) const;
 
   size_t cache_entries() const { return cache_.size(); }
+  // The tokens whose bytes are exactly `bytes` (none for special tokens).
+  const std::vector<int32_t>& TokensWithBytes(const std::string& bytes) const;
 
  private:
   void Walk(const JsonMatcher& state, int64_t budget_tokens, uint32_t* mask);
@@ -58,6 +60,7 @@ class TokenMatcher {
   std::vector<bool> light_;
   std::vector<bool> plain_;
   std::unordered_map<std::string, std::vector<uint32_t>> cache_;
+  std::unordered_map<std::string, std::vector<int32_t>> by_bytes_;
   std::string key_;
 };
 

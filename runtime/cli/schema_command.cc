@@ -25,6 +25,15 @@ namespace {
 
 constexpr const char* kCommand = "schema check";
 
+// Every token's bytes; special tokens (<|im_end|>, ...) are never part of a document.
+std::vector<std::string> TokenBytesForGrammar(const model::Tokenizer& tokenizer) {
+  std::vector<std::string> bytes(static_cast<size_t>(tokenizer.vocab_size()));
+  for (int32_t id = 0; id < tokenizer.vocab_size(); ++id) {
+    if (!tokenizer.IsSpecialToken(id)) bytes[id] = tokenizer.TokenBytes(id);
+  }
+  return bytes;
+}
+
 struct Replay {
   bool accepted = false;
   std::string error;  // where and why it was rejected
@@ -124,12 +133,7 @@ int RunSchemaCheck(const std::vector<std::string>& args) {
 
   StatusOr<std::unique_ptr<model::Tokenizer>> tokenizer = model::Tokenizer::Load(tokenizer_dir);
   if (!tokenizer.ok()) return Failure(kCommand, tokenizer.status().ToString());
-  std::vector<std::string> token_bytes(static_cast<size_t>((*tokenizer)->vocab_size()));
-  for (int32_t id = 0; id < (*tokenizer)->vocab_size(); ++id) {
-    // Special tokens (<|im_end|>, ...) are never part of a document.
-    if (!(*tokenizer)->IsSpecialToken(id)) token_bytes[id] = (*tokenizer)->TokenBytes(id);
-  }
-  structured::TokenMatcher matcher(token_bytes, {});
+  structured::TokenMatcher matcher(TokenBytesForGrammar(**tokenizer), {});
 
   std::vector<double> all_masks;
   int exit_code = kExitOk;
@@ -182,14 +186,6 @@ StatusOr<json_schema::Schema> LoadSchema(const std::string& path) {
   nlohmann::ordered_json json = nlohmann::ordered_json::parse(text, nullptr, false);
   if (json.is_discarded()) return InvalidArgument(path + " is not valid JSON");
   return json_schema::Compile(json);
-}
-
-std::vector<std::string> TokenBytesForGrammar(const model::Tokenizer& tokenizer) {
-  std::vector<std::string> bytes(static_cast<size_t>(tokenizer.vocab_size()));
-  for (int32_t id = 0; id < tokenizer.vocab_size(); ++id) {
-    if (!tokenizer.IsSpecialToken(id)) bytes[id] = tokenizer.TokenBytes(id);
-  }
-  return bytes;
 }
 
 int RunSchemaSample(const std::vector<std::string>& args) {

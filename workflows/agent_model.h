@@ -54,6 +54,9 @@ struct GenerationStats {
   int64_t input_tokens = 0;
   int64_t output_tokens = 0;
   int denoising_steps = 0;
+  int64_t model_calls = 0;
+  int64_t forced_tokens = 0;  // committed by the grammar without a model call
+  double constraint_ms = 0;   // time in the constraint (masks, forcing)
   double latency_ms = 0;
 };
 

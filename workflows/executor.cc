@@ -178,6 +178,9 @@ json AgentResponseToJson(const AgentResponse& response) {
             {"input_tokens", response.stats.input_tokens},
             {"output_tokens", response.stats.output_tokens},
             {"denoising_steps", response.stats.denoising_steps},
+            {"model_calls", response.stats.model_calls},
+            {"forced_tokens", response.stats.forced_tokens},
+            {"constraint_ms", response.stats.constraint_ms},
             {"latency_ms", response.stats.latency_ms}}}};
 }
 
@@ -197,6 +200,9 @@ StatusOr<AgentResponse> AgentResponseFromJson(const json& value) {
   r.stats.input_tokens = stats.value("input_tokens", int64_t{0});
   r.stats.output_tokens = stats.value("output_tokens", int64_t{0});
   r.stats.denoising_steps = stats.value("denoising_steps", 0);
+  r.stats.model_calls = stats.value("model_calls", int64_t{0});
+  r.stats.forced_tokens = stats.value("forced_tokens", int64_t{0});
+  r.stats.constraint_ms = stats.value("constraint_ms", 0.0);
   r.stats.latency_ms = stats.value("latency_ms", 0.0);
   return r;
 }
@@ -471,6 +477,9 @@ struct Executor::Run {
                                      {"gen_ai.usage.input_tokens", response.stats.input_tokens},
                                      {"gen_ai.usage.output_tokens", response.stats.output_tokens},
                                      {"qs.denoising_steps", response.stats.denoising_steps},
+                                     {"qs.model_calls", response.stats.model_calls},
+                                     {"qs.forced_tokens", response.stats.forced_tokens},
+                                     {"qs.constraint_ms", response.stats.constraint_ms},
                                      {"qs.latency_ms", response.stats.latency_ms},
                                      {"qs.step", step},
                                      {"qs.node.id", node_id},

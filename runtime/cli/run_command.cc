@@ -1,8 +1,11 @@
 // quicksilver run / resume: execute a workflow file, checkpointed in a SQLite run file, and
 // continue a paused, failed or killed run.
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "runtime/agent/diffusion_agent.h"
 #include "runtime/cli/command.h"
 #include "runtime/json_schema/schema.h"
 #include "workflows/executor.h"
@@ -32,18 +35,46 @@ std::optional<workflows::WorkflowSpec> LoadSpec(const std::string& command,
   return v.spec;
 }
 
-// Agent and llm nodes need a model that denoises tool calls under the tools' schemas; until
-// that lands (the structured-output and embedded-model issues), say so before starting.
-Status CheckModelNodes(const workflows::WorkflowSpec& spec) {
+bool HasModelNodes(const workflows::WorkflowSpec& spec) {
   for (const workflows::NodeSpec& node : spec.nodes) {
     if (node.type == workflows::NodeType::kAgent || node.type == workflows::NodeType::kLlm) {
-      return Unsupported("node '" + node.id +
-                         "' is an agent/llm node; this build cannot run those yet (constrained "
-                         "tool-call generation is not finished). Workflows of tool, router, "
-                         "retrieve, map and human nodes run today.");
+      return true;
     }
   }
-  return Status::Ok();
+  return false;
+}
+
+// Where "model: {path: builtin}" points: $QS_BUILTIN_MODEL, else models/builtin in the
+// source tree this binary was built from.
+std::string BuiltinModelDir() {
+  if (const char* env = std::getenv("QS_BUILTIN_MODEL"); env != nullptr && *env != '\0') {
+    return env;
+  }
+  return std::string(QS_SOURCE_DIR) + "/models/builtin";
+}
+
+// The model for the workflow's agent and llm nodes: --model overrides the file's model.path;
+// "random" (with --tokenizer) is a random-weight model for tests. Null when the workflow
+// has no such node.
+StatusOr<std::unique_ptr<agent::DiffusionAgentModel>> LoadAgentModel(
+    const workflows::WorkflowSpec& spec, const std::string& model_flag,
+    const std::string& tokenizer_flag, int64_t seed) {
+  if (!HasModelNodes(spec)) return std::unique_ptr<agent::DiffusionAgentModel>();
+  std::string dir = model_flag.empty() ? spec.model.resolved_path : model_flag;
+  if (dir == "random") {
+    if (tokenizer_flag.empty()) return InvalidArgument("--model random needs --tokenizer DIR");
+    return agent::DiffusionAgentModel::Random(tokenizer_flag, static_cast<uint64_t>(seed));
+  }
+  if (dir == "builtin") {
+    dir = BuiltinModelDir();
+    if (!std::filesystem::is_directory(dir)) {
+      return NotFound("the workflow uses the built-in model, and " + dir +
+                      " does not exist: this checkout does not ship it (yet). Pass --model DIR "
+                      "(a LLaDA or Dream checkpoint folder with tokenizer.json) or set "
+                      "QS_BUILTIN_MODEL");
+    }
+  }
+  return agent::DiffusionAgentModel::Load(dir);
 }
 
 // "key=value": the value is JSON when the input is not declared as a string.
@@ -72,6 +103,15 @@ Status ParseInputs(const workflows::WorkflowSpec& spec, const std::vector<std::s
     (*inputs)[name] = value;
   }
   return Status::Ok();
+}
+
+void AddModelFlags(FlagSet& flags, std::string* model_dir, std::string* tokenizer_dir,
+                   int64_t* seed) {
+  flags.String("model", model_dir,
+               "Checkpoint folder for agent/llm nodes (overrides the file's model.path); "
+               "'random' with --tokenizer: random weights, for tests");
+  flags.String("tokenizer", tokenizer_dir, "Tokenizer folder for --model random");
+  flags.Int("model-seed", seed, "Seed of --model random's weights");
 }
 
 int Report(const std::string& command, const workflows::RunResult& r, bool json_output) {
@@ -113,7 +153,8 @@ int Report(const std::string& command, const workflows::RunResult& r, bool json_
 
 int RunRun(const std::vector<std::string>& args) {
   std::vector<std::string> input_pairs;
-  std::string runs_dir = "runs";
+  std::string runs_dir = "runs", model_dir, tokenizer_dir;
+  int64_t seed = 0;
   bool json_output = false;
   FlagSet flags("run",
                 "Run a workflow (docs/WORKFLOWS.md). Every node is checkpointed in\n"
@@ -122,18 +163,22 @@ int RunRun(const std::vector<std::string>& args) {
                 "FILE.yaml");
   flags.Repeated("input", &input_pairs, "An input as NAME=VALUE (JSON unless declared string)");
   flags.String("runs-dir", &runs_dir, "Folder for run files");
+  AddModelFlags(flags, &model_dir, &tokenizer_dir, &seed);
   flags.Bool("json", &json_output, "Print the result as JSON");
   if (int exit_code = ParseFlags(flags, args); exit_code >= 0) return exit_code;
   if (flags.positional().size() != 1) return UsageError("run", "expected one FILE.yaml");
   std::optional<workflows::WorkflowSpec> spec = LoadSpec("run", flags.positional()[0]);
   if (!spec) return kExitFailure;
-  if (Status s = CheckModelNodes(*spec); !s.ok()) return Failure("run", s.ToString());
   nlohmann::json inputs;
   if (Status s = ParseInputs(*spec, input_pairs, &inputs); !s.ok()) {
     return UsageError("run", s.message());
   }
+  StatusOr<std::unique_ptr<agent::DiffusionAgentModel>> model =
+      LoadAgentModel(*spec, model_dir, tokenizer_dir, seed);
+  if (!model.ok()) return Failure("run", model.status().ToString());
   workflows::ExecutorOptions options;
   options.runs_dir = runs_dir;
+  options.model = model->get();
   workflows::Executor executor(*spec, options);
   StatusOr<workflows::RunResult> r = executor.Start(inputs);
   if (!r.ok()) return Failure("run", r.status().ToString());
@@ -141,7 +186,8 @@ int RunRun(const std::vector<std::string>& args) {
 }
 
 int RunResume(const std::vector<std::string>& args) {
-  std::string input, runs_dir = "runs";
+  std::string input, runs_dir = "runs", model_dir, tokenizer_dir;
+  int64_t seed = 0;
   bool json_output = false;
   FlagSet flags("resume",
                 "Continue a run from its last checkpoint: a paused run with the human input,\n"
@@ -149,6 +195,7 @@ int RunResume(const std::vector<std::string>& args) {
                 "RUN_ID");
   flags.String("input", &input, "The answer for a paused human node (JSON, or plain text)");
   flags.String("runs-dir", &runs_dir, "Folder for run files");
+  AddModelFlags(flags, &model_dir, &tokenizer_dir, &seed);
   flags.Bool("json", &json_output, "Print the result as JSON");
   if (int exit_code = ParseFlags(flags, args); exit_code >= 0) return exit_code;
   if (flags.positional().size() != 1) return UsageError("resume", "expected one RUN_ID");
@@ -164,7 +211,9 @@ int RunResume(const std::vector<std::string>& args) {
   store->reset();  // the executor opens the run itself
   std::optional<workflows::WorkflowSpec> spec = LoadSpec("resume", record->workflow_file);
   if (!spec) return kExitFailure;
-  if (Status s = CheckModelNodes(*spec); !s.ok()) return Failure("resume", s.ToString());
+  StatusOr<std::unique_ptr<agent::DiffusionAgentModel>> model =
+      LoadAgentModel(*spec, model_dir, tokenizer_dir, seed);
+  if (!model.ok()) return Failure("resume", model.status().ToString());
   std::optional<nlohmann::json> human_input;
   if (!input.empty()) {
     nlohmann::json value = nlohmann::json::parse(input, nullptr, false);
@@ -172,6 +221,7 @@ int RunResume(const std::vector<std::string>& args) {
   }
   workflows::ExecutorOptions options;
   options.runs_dir = runs_dir;
+  options.model = model->get();
   workflows::Executor executor(*spec, options);
   StatusOr<workflows::RunResult> r = executor.Resume(run_id, human_input);
   if (!r.ok()) return Failure("resume", r.status().ToString());

@@ -12,6 +12,7 @@
 #include "base/files.h"
 #include "model/diffusion_lm.h"
 #include "model/tokenizer/tokenizer.h"
+#include "runtime/agent/diffusion_agent.h"
 #include "runtime/cli/command.h"
 #include "runtime/json_schema/schema.h"
 #include "runtime/json_schema/validator.h"
@@ -24,15 +25,6 @@ namespace qs::cli {
 namespace {
 
 constexpr const char* kCommand = "schema check";
-
-// Every token's bytes; special tokens (<|im_end|>, ...) are never part of a document.
-std::vector<std::string> TokenBytesForGrammar(const model::Tokenizer& tokenizer) {
-  std::vector<std::string> bytes(static_cast<size_t>(tokenizer.vocab_size()));
-  for (int32_t id = 0; id < tokenizer.vocab_size(); ++id) {
-    if (!tokenizer.IsSpecialToken(id)) bytes[id] = tokenizer.TokenBytes(id);
-  }
-  return bytes;
-}
 
 struct Replay {
   bool accepted = false;
@@ -133,7 +125,7 @@ int RunSchemaCheck(const std::vector<std::string>& args) {
 
   StatusOr<std::unique_ptr<model::Tokenizer>> tokenizer = model::Tokenizer::Load(tokenizer_dir);
   if (!tokenizer.ok()) return Failure(kCommand, tokenizer.status().ToString());
-  structured::TokenMatcher matcher(TokenBytesForGrammar(**tokenizer), {});
+  structured::TokenMatcher matcher(agent::TokenBytesForGrammar(**tokenizer), {});
 
   std::vector<double> all_masks;
   int exit_code = kExitOk;
@@ -229,20 +221,7 @@ int RunSchemaSample(const std::vector<std::string>& args) {
 
   std::unique_ptr<model::DiffusionLm> lm;
   if (model_dir == "random") {
-    model::ModelConfig c;
-    c.arch = model::Architecture::kLlada;
-    c.model_type = "llada";
-    c.hidden_size = 64;
-    c.num_layers = 2;
-    c.num_heads = 4;
-    c.num_kv_heads = 4;
-    c.head_dim = 16;
-    c.intermediate_size = 128;
-    c.vocab_size = ((*tokenizer)->vocab_size() + 1 + 63) / 64 * 64;
-    c.mask_token_id = c.vocab_size - 1;
-    int32_t eos = (*tokenizer)->TokenId("<|endoftext|>");
-    c.eos_token_id = eos >= 0 ? eos : c.vocab_size - 2;
-    lm = model::DiffusionLm::Random(c, static_cast<uint64_t>(seed));
+    lm = agent::RandomModelFor(**tokenizer, static_cast<uint64_t>(seed));
   } else {
     StatusOr<std::unique_ptr<model::DiffusionLm>> loaded = model::DiffusionLm::Load(model_dir);
     if (!loaded.ok()) return Failure(cmd, loaded.status().ToString());
@@ -251,7 +230,7 @@ int RunSchemaSample(const std::vector<std::string>& args) {
   const int64_t eos_id = lm->config().eos_token_id;
   if (eos_id < 0) return Failure(cmd, "the model's config.json has no eos_token_id");
 
-  structured::TokenMatcher matcher(TokenBytesForGrammar(**tokenizer),
+  structured::TokenMatcher matcher(agent::TokenBytesForGrammar(**tokenizer),
                                    {static_cast<int32_t>(eos_id)});
   structured::SchemaConstraint constraint(&matcher, *grammar, static_cast<int32_t>(eos_id));
   if (Status s = constraint.CheckBudget(max_tokens); !s.ok()) return Failure(cmd, s.message());

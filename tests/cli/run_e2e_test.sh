@@ -2,10 +2,10 @@
 # End to end: `quicksilver run` / `resume` on examples/order_lookup.yaml against the example
 # tool server on 127.0.0.1 (a free port; the YAML is copied with that port). Covers a finished
 # run, a human pause and resume, and a run that fails while the server is down and finishes
-# after `resume` once it is back. (Kill -9 at every checkpoint: tests/unit/executor_test.cc.)
+# after `resume` once it is back; agent runs over a random model. (Kill -9 at every checkpoint: tests/unit/executor_test.cc.)
 set -u
-bin=${1:?usage: run_e2e_test.sh QUICKSILVER TOOL_SERVER SOURCE_DIR WORK_DIR}
-server_bin=$2 src=$3 work=$4/run_e2e_test
+bin=${1:?usage: run_e2e_test.sh QUICKSILVER TOOL_SERVER SOURCE_DIR WORK_DIR SHARED_DIR}
+server_bin=$2 src=$3 work=$4/run_e2e_test shared=$5
 rm -rf "$work" && mkdir -p "$work"
 failures=0
 fail() { echo "FAIL $*"; failures=$((failures + 1)); }
@@ -56,9 +56,48 @@ echo "$out" | grep -q '"status": "finished"' && echo "$out" | grep -q '"carrier"
 [ -s "$runs/$run_id/trace.jsonl" ] && grep -q '"gen_ai.tool.name":"track_shipment"' "$runs/$run_id/trace.jsonl" \
   && echo "ok   trace written" || fail "trace missing"
 
-# 4. Workflows with agent nodes say clearly that they cannot run yet.
-"$bin" run "$src/examples/order_support.yaml" --input question=hi --runs-dir "$runs" 2>&1 \
-  | grep -q "agent/llm node" && echo "ok   agent workflow refused clearly" || fail "agent refusal"
+# 4. Agent nodes on the real model path (constrained denoising), with a random-weight model
+#    over Qwen2's tokenizer: the text is nonsense, but every turn is a valid tool call or
+#    answer, the tools run over HTTP, and hitting max_rounds is a reported outcome.
+qwen2=$shared/fixtures/tokenizers/qwen2
+agent_yaml() {  # seed -> a smaller, sampled copy of order_support.yaml on our port
+  sed -e "s/127.0.0.1:8765/127.0.0.1:$port/g" -e 's/gen_length: 128/gen_length: 48/' \
+    -e 's/steps: 64/steps: 48/' -e 's/block_length: 32/block_length: 16/' \
+    -e 's/temperature: 0/temperature: 1.0/' -e "s/seed: 7/seed: $1/" \
+    "$src/examples/order_support.yaml" >"$work/support_$1.yaml"
+  echo "$work/support_$1.yaml"
+}
+out=$("$bin" run "$(agent_yaml 1)" --input question="Where is A1001?" --model random \
+  --tokenizer "$qwen2" --runs-dir "$runs" --json 2>/dev/null)
+rc=$?
+run_id=$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["run_id"])' 2>/dev/null)
+trace="$runs/$run_id/trace.jsonl"
+[ $rc = 1 ] && echo "$out" | grep -q "reached max_rounds (6)" \
+  && echo "ok   agent run that never answers stops at max_rounds" || fail "max_rounds: rc=$rc $out"
+python3 - "$trace" <<'PY' && echo "ok   agent trace: generations and tool calls" || fail "agent trace"
+import json, sys
+events = [json.loads(line) for line in open(sys.argv[1])]
+gens = [e for e in events if e["event"] == "gen_ai.generation"]
+calls = [e for e in events if e["event"] == "tool.call"]
+assert len(gens) == 6, len(gens)
+for g in gens:
+    assert g["gen_ai.response.model"] == "random" and g["gen_ai.usage.input_tokens"] > 100
+    assert g["qs.forced_tokens"] > 0 and g["qs.denoising_steps"] > 0 and g["qs.constraint_ms"] > 0
+assert calls and all(c["gen_ai.tool.name"] in ("get_order", "list_orders", "track_shipment") for c in calls)
+PY
+out=$("$bin" run "$(agent_yaml 2)" --input question="Where is A1001?" --model random \
+  --tokenizer "$qwen2" --runs-dir "$runs" --json 2>&1)
+echo "$out" | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+assert r["status"] == "finished" and isinstance(r["outputs"]["answer"], str), r
+assert 1 <= len(r["outputs"]["answer"]) <= 600' 2>/dev/null \
+  && echo "ok   agent run answers within the answer schema" || fail "agent answer: $out"
+
+# 5. Without --model the built-in model is used; a checkout without it says so.
+QS_BUILTIN_MODEL=$work/no-such-model "$bin" run "$src/examples/order_support.yaml" \
+  --input question=hi --runs-dir "$runs" 2>&1 | grep -q "does not exist" \
+  && echo "ok   missing built-in model reported" || fail "missing built-in model"
 
 if [ "$failures" -ne 0 ]; then echo "$failures failed"; exit 1; fi
 echo "all run/resume checks passed"

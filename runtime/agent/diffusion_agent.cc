@@ -1,0 +1,210 @@
+#include "runtime/agent/diffusion_agent.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "model/diffusion_lm.h"
+#include "model/tokenizer/chat_format.h"
+#include "model/tokenizer/tokenizer.h"
+#include "runtime/agent/agent_protocol.h"
+#include "runtime/json_schema/schema.h"
+#include "runtime/structured/json_grammar.h"
+#include "runtime/structured/schema_constraint.h"
+#include "runtime/structured/token_matcher.h"
+
+namespace qs::agent {
+
+namespace {
+
+std::string BaseName(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  const size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+}  // namespace
+
+std::vector<std::string> TokenBytesForGrammar(const model::Tokenizer& tokenizer) {
+  std::vector<std::string> bytes(static_cast<size_t>(tokenizer.vocab_size()));
+  for (int32_t id = 0; id < tokenizer.vocab_size(); ++id) {
+    if (!tokenizer.IsSpecialToken(id)) bytes[static_cast<size_t>(id)] = tokenizer.TokenBytes(id);
+  }
+  return bytes;
+}
+
+std::unique_ptr<model::DiffusionLm> RandomModelFor(const model::Tokenizer& tokenizer,
+                                                   uint64_t seed) {
+  model::ModelConfig c;
+  c.arch = model::Architecture::kLlada;
+  c.model_type = "llada";
+  c.hidden_size = 64;
+  c.num_layers = 2;
+  c.num_heads = 4;
+  c.num_kv_heads = 4;
+  c.head_dim = 16;
+  c.intermediate_size = 128;
+  const int32_t mask = tokenizer.TokenId("<|mask|>");
+  const int32_t eos = tokenizer.TokenId("<|endoftext|>");
+  // Room for a mask id after the vocabulary when the tokenizer has none; a multiple of 64.
+  c.vocab_size = (tokenizer.vocab_size() + (mask >= 0 ? 0 : 1) + 63) / 64 * 64;
+  c.mask_token_id = mask >= 0 ? mask : c.vocab_size - 1;
+  c.eos_token_id = eos >= 0 ? eos : c.vocab_size - 2;
+  return model::DiffusionLm::Random(c, seed);
+}
+
+DiffusionAgentModel::DiffusionAgentModel(std::unique_ptr<model::DiffusionLm> lm,
+                                         std::unique_ptr<model::Tokenizer> tokenizer,
+                                         std::unique_ptr<model::ChatFormat> chat, std::string name)
+    : lm_(std::move(lm)),
+      tokenizer_(std::move(tokenizer)),
+      chat_(std::move(chat)),
+      name_(std::move(name)) {
+  matcher_ = std::make_unique<structured::TokenMatcher>(
+      TokenBytesForGrammar(*tokenizer_),
+      std::vector<int32_t>{static_cast<int32_t>(lm_->config().eos_token_id)});
+}
+
+DiffusionAgentModel::~DiffusionAgentModel() = default;
+
+StatusOr<std::unique_ptr<DiffusionAgentModel>> DiffusionAgentModel::Load(const std::string& dir) {
+  QS_ASSIGN_OR_RETURN(std::unique_ptr<model::DiffusionLm> lm, model::DiffusionLm::Load(dir));
+  StatusOr<std::unique_ptr<model::Tokenizer>> tokenizer = model::Tokenizer::Load(dir);
+  if (!tokenizer.ok()) {
+    return Status(tokenizer.status().code(),
+                  "the model folder " + dir +
+                      " needs its tokenizer.json for agent turns: " + tokenizer.status().message());
+  }
+  QS_ASSIGN_OR_RETURN(model::ChatFormat chat,
+                      model::ChatFormatForCheckpoint(dir, lm->config().model_type));
+  const model::ModelConfig& c = lm->config();
+  if (c.eos_token_id < 0 || c.mask_token_id < 0) {
+    return InvalidArgument(dir + "/config.json: agent turns need eos_token_id and mask_token_id");
+  }
+  if ((*tokenizer)->vocab_size() > c.vocab_size) {
+    return InvalidArgument(
+        dir + ": tokenizer.json has " + std::to_string((*tokenizer)->vocab_size()) +
+        " tokens but config.json's vocab_size is " + std::to_string(c.vocab_size));
+  }
+  return std::unique_ptr<DiffusionAgentModel>(
+      new DiffusionAgentModel(std::move(lm), std::move(tokenizer).value(),
+                              std::make_unique<model::ChatFormat>(chat), BaseName(dir)));
+}
+
+StatusOr<std::unique_ptr<DiffusionAgentModel>> DiffusionAgentModel::Random(
+    const std::string& tokenizer_dir, uint64_t seed) {
+  QS_ASSIGN_OR_RETURN(std::unique_ptr<model::Tokenizer> tokenizer,
+                      model::Tokenizer::Load(tokenizer_dir));
+  std::unique_ptr<model::DiffusionLm> lm = RandomModelFor(*tokenizer, seed);
+  return std::unique_ptr<DiffusionAgentModel>(new DiffusionAgentModel(
+      std::move(lm), std::move(tokenizer),
+      std::make_unique<model::ChatFormat>(model::ChatFormat::ChatMl()), "random"));
+}
+
+std::string DiffusionAgentModel::PromptText(const workflows::AgentRequest& request) const {
+  return chat_->Render(ChatMessages(request));
+}
+
+StatusOr<std::shared_ptr<const structured::JsonGrammar>> DiffusionAgentModel::GrammarFor(
+    const workflows::AgentRequest& request) {
+  QS_ASSIGN_OR_RETURN(nlohmann::ordered_json schema,
+                      TurnSchema(request.tools, request.answer_schema));
+  const std::string key = schema.dump();
+  auto it = grammars_.find(key);
+  if (it != grammars_.end()) return it->second;
+  StatusOr<json_schema::Schema> compiled = json_schema::Compile(schema);
+  if (!compiled.ok()) {
+    return Status(compiled.status().code(), "node '" + request.node_id +
+                                                "': the turn schema (tools' parameters and "
+                                                "answer schema) does not compile: " +
+                                                compiled.status().message());
+  }
+  StatusOr<std::shared_ptr<const structured::JsonGrammar>> grammar =
+      structured::JsonGrammar::Compile(*compiled, structured::GrammarMode::kGenerate);
+  if (!grammar.ok()) {
+    return Status(grammar.status().code(), "node '" + request.node_id +
+                                               "': the model cannot be constrained to these "
+                                               "tools' schemas: " +
+                                               grammar.status().message());
+  }
+  grammars_.emplace(key, *grammar);
+  return *grammar;
+}
+
+StatusOr<workflows::AgentResponse> DiffusionAgentModel::Generate(
+    const workflows::AgentRequest& request) {
+  const auto start = std::chrono::steady_clock::now();
+  const workflows::ModelSpec spec = request.model ? *request.model : workflows::ModelSpec();
+  const std::vector<int32_t> prompt = tokenizer_->Encode(PromptText(request));
+  const int64_t total = static_cast<int64_t>(prompt.size()) + spec.gen_length;
+  if (total > spec.max_tokens) {
+    return OutOfRange("node '" + request.node_id + "': the prompt has " +
+                      std::to_string(prompt.size()) + " tokens and the turn " +
+                      std::to_string(spec.gen_length) + " (model.gen_length), " +
+                      std::to_string(total) +
+                      " in all, over model.max_tokens = " + std::to_string(spec.max_tokens) +
+                      " (raise max_tokens, or shorten the prompt or tool results)");
+  }
+  QS_ASSIGN_OR_RETURN(std::shared_ptr<const structured::JsonGrammar> grammar, GrammarFor(request));
+  const int32_t eos = static_cast<int32_t>(lm_->config().eos_token_id);
+  structured::SchemaConstraint constraint(matcher_.get(), grammar, eos);
+  if (Status s = constraint.CheckBudget(spec.gen_length); !s.ok()) {
+    return Status(s.code(),
+                  "node '" + request.node_id + "': " + s.message() + " (raise model.gen_length)");
+  }
+
+  model::GenerateOptions options = lm_->DefaultOptions();
+  model::SamplerConfig& sc = options.sampler;
+  sc.gen_length = spec.gen_length;
+  sc.steps = std::min<int64_t>(spec.steps, spec.gen_length);
+  sc.temperature = spec.temperature;
+  sc.seed = static_cast<uint64_t>(spec.seed);
+  if (sc.kind == model::SamplerKind::kDream) {
+    sc.block_length = 0;  // Dream denoises the whole answer at once
+  } else {
+    sc.block_length =
+        spec.block_length > 0 && spec.gen_length % spec.block_length == 0 ? spec.block_length : 0;
+    if (sc.block_length > 0) {
+      // Steps split evenly over the blocks.
+      const int64_t blocks = spec.gen_length / sc.block_length;
+      sc.steps = std::max<int64_t>(blocks, sc.steps / blocks * blocks);
+    }
+    if (spec.threshold) {
+      sc.kind = model::SamplerKind::kFastDllmThreshold;
+      sc.threshold = *spec.threshold;
+    }
+  }
+  StatusOr<model::GenerateResult> r = lm_->Generate(prompt, options, &constraint);
+  if (!r.ok()) {
+    return Status(r.status().code(),
+                  "node '" + request.node_id + "': generation failed: " + r.status().message());
+  }
+  const std::string text = tokenizer_->Decode(r->ids);
+  StatusOr<workflows::AgentResponse> response = ParseTurn(text);
+  if (!response.ok()) {
+    // The grammar only admits complete turns; reaching this is a bug worth reporting.
+    return Internal("node '" + request.node_id + "': the constrained turn did not parse (" +
+                    response.status().message() + ")");
+  }
+  const structured::ConstraintStats& st = constraint.stats();
+  last_turn_ = TurnReport();
+  last_turn_.prompt_tokens = static_cast<int64_t>(prompt.size());
+  last_turn_.model_tokens = st.model_tokens;
+  last_turn_.forced_tokens = st.forced_tokens;
+  last_turn_.model_calls = r->model_calls;
+  last_turn_.constraint_ms = st.constraint_seconds * 1000.0;
+  last_turn_.model_ms = std::max(0.0, r->seconds - st.constraint_seconds) * 1000.0;
+  last_turn_.text = text;
+  workflows::GenerationStats& stats = response->stats;
+  stats.model_name = name_;
+  stats.input_tokens = static_cast<int64_t>(prompt.size());
+  stats.output_tokens = static_cast<int64_t>(r->ids.size());
+  stats.denoising_steps = static_cast<int>(r->steps);
+  stats.model_calls = r->model_calls;
+  stats.forced_tokens = st.forced_tokens;
+  stats.constraint_ms = last_turn_.constraint_ms;
+  stats.latency_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  return response;
+}
+
+}  // namespace qs::agent

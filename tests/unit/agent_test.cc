@@ -1,0 +1,220 @@
+// The agent protocol (runtime/agent/agent_protocol.h) against the grammar and the validator,
+// and constrained turns of DiffusionAgentModel over a random model (validity must come from
+// the constraint alone).
+#include <gtest/gtest.h>
+
+#include "model/tokenizer/chat_format.h"
+#include "runtime/agent/agent_protocol.h"
+#include "runtime/agent/diffusion_agent.h"
+#include "runtime/json_schema/schema.h"
+#include "runtime/json_schema/validator.h"
+#include "runtime/structured/json_grammar.h"
+
+namespace qs::agent {
+namespace {
+
+using nlohmann::json;
+
+std::vector<tools::ToolSpec> ShopTools() {
+  return {
+      {"get_order", "Look up one order by id.",
+       json::parse(R"({"type":"object","properties":{"order_id":{"type":"string",
+         "pattern":"^[A-Z][0-9]{4}$"}},"required":["order_id"],"additionalProperties":false})")},
+      {"list_orders", "List a customer's orders.",
+       json::parse(R"({"type":"object","properties":{"customer":{"type":"string","maxLength":20},
+         "limit":{"type":"integer","minimum":1,"maximum":50}},"required":["customer"],
+         "additionalProperties":false})")},
+      {"track_shipment", "Track a shipment.",
+       json::parse(R"({"type":"object","properties":{"tracking_id":{"type":"string",
+         "maxLength":16}},"required":["tracking_id"],"additionalProperties":false})")},
+  };
+}
+
+struct Compiled {
+  std::optional<json_schema::Schema> schema;
+  std::shared_ptr<const structured::JsonGrammar> grammar;
+};
+
+Compiled CompileTurn(const std::vector<tools::ToolSpec>& tools, const json& answer_schema) {
+  StatusOr<nlohmann::ordered_json> turn = TurnSchema(tools, answer_schema);
+  EXPECT_TRUE(turn.ok()) << turn.status().ToString();
+  StatusOr<json_schema::Schema> schema = json_schema::Compile(*turn);
+  EXPECT_TRUE(schema.ok()) << schema.status().ToString() << "\n" << turn->dump(2);
+  StatusOr<std::shared_ptr<const structured::JsonGrammar>> grammar =
+      structured::JsonGrammar::Compile(*schema, structured::GrammarMode::kGenerate);
+  EXPECT_TRUE(grammar.ok()) << grammar.status().ToString();
+  return {std::move(schema).value(), *grammar};
+}
+
+// Whether the generating grammar writes exactly `text` as a complete turn.
+bool GrammarAccepts(const Compiled& c, const std::string& text) {
+  structured::JsonMatcher m(c.grammar);
+  return m.AdvanceBytes(text) && m.IsComplete();
+}
+
+TEST(AgentProtocolTest, RenderedTurnsAreWhatTheGrammarGenerates) {
+  const std::vector<tools::ToolSpec> tools = ShopTools();
+  const json answer_schema = json::parse(R"({"type":"object","properties":{"answer":{"type":
+    "string"},"citations":{"type":"array","items":{"type":"string"},"minItems":1}},
+    "required":["answer","citations"],"additionalProperties":false})");
+  Compiled c = CompileTurn(tools, answer_schema);
+
+  const std::string one = ToolCallsText({{"", "get_order", {{"order_id", "A1001"}}}}, tools);
+  EXPECT_EQ(one, R"({"tool":"get_order","arguments":{"order_id":"A1001"}})");
+  EXPECT_TRUE(GrammarAccepts(c, one));
+  const std::string two = ToolCallsText({{"", "list_orders", {{"limit", 3}, {"customer", "bob"}}},
+                                         {"", "track_shipment", {{"tracking_id", "TRK-1"}}}},
+                                        tools);
+  EXPECT_EQ(two, R"([{"tool":"list_orders","arguments":{"customer":"bob","limit":3}},)"
+                 R"({"tool":"track_shipment","arguments":{"tracking_id":"TRK-1"}}])");
+  EXPECT_TRUE(GrammarAccepts(c, two));
+  const std::string answer =
+      AnswerText({{"citations", {"returns.md:1-4"}}, {"answer", "30 days."}}, answer_schema);
+  EXPECT_EQ(answer, R"({"answer":{"answer":"30 days.","citations":["returns.md:1-4"]}})");
+  EXPECT_TRUE(GrammarAccepts(c, answer));
+  for (const std::string& text : {one, two, answer}) {
+    EXPECT_TRUE(json_schema::Validate(*c.schema, json::parse(text)).ok()) << text;
+  }
+
+  // What the schema forbids, the grammar does not write.
+  EXPECT_FALSE(GrammarAccepts(c, R"({"tool":"get_order","arguments":{"order_id":"a1"}})"));
+  EXPECT_FALSE(GrammarAccepts(c, R"({"tool":"delete_order","arguments":{}})"));
+  EXPECT_FALSE(GrammarAccepts(c, R"({"tool":"get_order","arguments":{}})"));
+  EXPECT_FALSE(GrammarAccepts(c, R"({"answer":"plain text"})"));
+  EXPECT_FALSE(GrammarAccepts(c, R"([{"tool":"get_order","arguments":{"order_id":"A1001"}}])"))
+      << "a list holds two calls or more";
+}
+
+TEST(AgentProtocolTest, AnswerIsAStringWithoutSchemaAndNoToolsMeansAnswerOnly) {
+  Compiled c = CompileTurn({}, json());
+  EXPECT_TRUE(GrammarAccepts(c, AnswerText("Hello \"you\"\n", json())));
+  EXPECT_FALSE(GrammarAccepts(c, R"({"tool":"get_order","arguments":{}})"));
+}
+
+TEST(AgentProtocolTest, RecursiveToolSchemaRefsAreMoved) {
+  tools::ToolSpec tree{"make_tree", "A tree.", json::parse(R"({"type":"object",
+    "properties":{"name":{"$ref":"#/$defs/label"},"children":{"type":"array","maxItems":2,
+    "items":{"$ref":"#"}}},"required":["name"],"additionalProperties":false,
+    "$defs":{"label":{"type":"string","maxLength":5}}})")};
+  Compiled c = CompileTurn({tree}, json());
+  const std::string text = ToolCallsText(
+      {{"", "make_tree", json::parse(R"({"name":"a","children":[{"name":"b"}]})")}}, {tree});
+  EXPECT_TRUE(GrammarAccepts(c, text)) << text;
+  EXPECT_FALSE(GrammarAccepts(
+      c, R"({"tool":"make_tree","arguments":{"name":"a","children":[{"name":"toolong"}]}})"));
+  tree.parameters["$id"] = "https://example.com/tree";
+  StatusOr<nlohmann::ordered_json> with_id = TurnSchema({tree}, json());
+  ASSERT_FALSE(with_id.ok());
+  EXPECT_NE(with_id.status().message().find("make_tree"), std::string::npos);
+}
+
+TEST(AgentProtocolTest, ParseTurn) {
+  StatusOr<workflows::AgentResponse> one =
+      ParseTurn(R"({"tool":"get_order","arguments":{"order_id":"A1001"}})");
+  ASSERT_TRUE(one.ok());
+  ASSERT_EQ(one->tool_calls.size(), 1u);
+  EXPECT_EQ(one->tool_calls[0].tool, "get_order");
+  EXPECT_EQ(one->tool_calls[0].arguments["order_id"], "A1001");
+  EXPECT_FALSE(one->answer);
+  StatusOr<workflows::AgentResponse> two =
+      ParseTurn(R"([{"tool":"a","arguments":{}},{"tool":"b","arguments":{"x":1}}])");
+  ASSERT_TRUE(two.ok());
+  EXPECT_EQ(two->tool_calls.size(), 2u);
+  StatusOr<workflows::AgentResponse> answer = ParseTurn(R"({"answer":{"x":[1,2]}})");
+  ASSERT_TRUE(answer.ok());
+  ASSERT_TRUE(answer->answer);
+  EXPECT_EQ((*answer->answer)["x"][1], 2);
+  for (const char* bad : {"", "{", "[]", R"({"tool":3})", R"({"say":"hi"})", "42"}) {
+    StatusOr<workflows::AgentResponse> r = ParseTurn(bad);
+    EXPECT_FALSE(r.ok()) << bad;
+  }
+}
+
+TEST(AgentProtocolTest, ConversationForTheChatFormat) {
+  workflows::AgentRequest request;
+  request.tools = ShopTools();
+  request.messages = {{"system", "You help shoppers.", {}, "", ""},
+                      {"user", "Where is A1001?", {}, "", ""},
+                      {"assistant", "", {{"c1", "get_order", {{"order_id", "A1001"}}}}, "", ""},
+                      {"tool", R"({"status":"shipped"})", {}, "c1", "get_order"}};
+  std::vector<model::ChatMessage> chat = ChatMessages(request);
+  ASSERT_EQ(chat.size(), 4u);
+  EXPECT_EQ(chat[0].role, "system");
+  EXPECT_EQ(chat[0].content.rfind("You help shoppers.\n\nTools:\n- get_order: ", 0), 0u)
+      << chat[0].content;
+  EXPECT_NE(chat[0].content.find("track_shipment"), std::string::npos);
+  EXPECT_EQ(chat[2].role, "assistant");
+  EXPECT_EQ(chat[2].content, R"({"tool":"get_order","arguments":{"order_id":"A1001"}})");
+  EXPECT_EQ(chat[3].role, "tool");
+  const std::string prompt = model::ChatFormat::ChatMl().Render(chat);
+  EXPECT_NE(prompt.find("<|im_start|>user\n<tool_response>\n{\"status\":\"shipped\"}"),
+            std::string::npos)
+      << prompt;
+  EXPECT_EQ(prompt.substr(prompt.size() - 22), "<|im_start|>assistant\n");
+}
+
+// A random model over Qwen2's 151k vocabulary: the constraint alone makes every turn valid.
+TEST(DiffusionAgentModelTest, RandomModelTurnsAreAlwaysValid) {
+  StatusOr<std::unique_ptr<DiffusionAgentModel>> model =
+      DiffusionAgentModel::Random(std::string(QS_SHARED_DIR) + "/fixtures/tokenizers/qwen2", 3);
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  const std::vector<tools::ToolSpec> tools = ShopTools();
+  Compiled c = CompileTurn(tools, json());
+  workflows::ModelSpec spec;
+  spec.gen_length = 48;
+  spec.steps = 48;
+  spec.block_length = 16;
+  spec.temperature = 1.0;
+  workflows::AgentRequest request;
+  request.node_id = "support";
+  request.tools = tools;
+  request.model = &spec;
+  request.messages = {{"user", "Where is my order A1001?", {}, "", ""}};
+  int calls = 0, answers = 0;
+  for (int seed = 1; seed <= 6; ++seed) {
+    spec.seed = seed;
+    StatusOr<workflows::AgentResponse> r = (*model)->Generate(request);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    const std::string text = (*model)->last_turn().text;
+    EXPECT_TRUE(json_schema::Validate(*c.schema, json::parse(text)).ok()) << text;
+    EXPECT_EQ(r->answer.has_value(), r->tool_calls.empty()) << text;
+    for (const workflows::AgentToolCall& call : r->tool_calls) {
+      bool known = false;
+      for (const tools::ToolSpec& t : tools) known = known || t.name == call.tool;
+      EXPECT_TRUE(known) << text;
+    }
+    (r->answer ? answers : calls) += 1;
+    EXPECT_GT(r->stats.input_tokens, 50);
+    EXPECT_GT(r->stats.output_tokens, 5);
+    EXPECT_GT(r->stats.denoising_steps, 0);
+    EXPECT_GT(r->stats.forced_tokens, 0) << "the JSON skeleton is forced";
+  }
+  EXPECT_EQ(calls + answers, 6);
+}
+
+TEST(DiffusionAgentModelTest, BudgetsFailBeforeGenerating) {
+  StatusOr<std::unique_ptr<DiffusionAgentModel>> model =
+      DiffusionAgentModel::Random(std::string(QS_SHARED_DIR) + "/fixtures/tokenizers/qwen2", 1);
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  workflows::ModelSpec spec;
+  spec.gen_length = 4;  // {"answer":""} needs more
+  spec.steps = 4;
+  workflows::AgentRequest request;
+  request.node_id = "n";
+  request.model = &spec;
+  request.messages = {{"user", "hi", {}, "", ""}};
+  StatusOr<workflows::AgentResponse> r = (*model)->Generate(request);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("gen_length"), std::string::npos) << r.status().message();
+
+  spec.gen_length = 32;
+  spec.steps = 32;
+  spec.max_tokens = 40;
+  r = (*model)->Generate(request);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("max_tokens = 40"), std::string::npos)
+      << r.status().message();
+}
+
+}  // namespace
+}  // namespace qs::agent

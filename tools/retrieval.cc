@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <filesystem>
 #include <map>
 
@@ -61,7 +62,8 @@ nlohmann::json RetrievedChunk::ToJson() const {
           {"path", path},
           {"lines", {start_line, end_line}},
           {"text", text},
-          {"score", score}};
+          // Three decimals: BM25's digits beyond them carry no meaning and cost prompt tokens.
+          {"score", std::round(score * 1000.0) / 1000.0}};
 }
 
 std::vector<RetrievedChunk> ChunkText(const std::string& path, const std::string& text,

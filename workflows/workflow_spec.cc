@@ -2006,4 +2006,25 @@ StatusOr<WorkflowSpec> LoadWorkflowFile(const std::string& path, const WorkflowO
   return ToStatusOr(ValidateWorkflowFile(path, options));
 }
 
+Status RebaseHttpTools(WorkflowSpec* spec, const std::string& base_url) {
+  auto origin_end = [](const std::string& url) -> size_t {
+    const size_t scheme = url.find("://");
+    if (scheme == std::string::npos) return std::string::npos;
+    const size_t path = url.find('/', scheme + 3);
+    return path == std::string::npos ? url.size() : path;
+  };
+  if (origin_end(base_url) != base_url.size() || base_url.find("://") == std::string::npos) {
+    return InvalidArgument("'" + base_url +
+                           "' is not a base URL of the form http://HOST:PORT (no path)");
+  }
+  for (WorkflowTool& tool : spec->tools) {
+    if (tool.kind != ToolKind::kHttp) continue;
+    std::string& url = tool.http.url;
+    const size_t end = origin_end(url);
+    if (end == std::string::npos) continue;
+    url = base_url + url.substr(end);
+  }
+  return Status::Ok();
+}
+
 }  // namespace qs::workflows

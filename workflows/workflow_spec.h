@@ -247,6 +247,11 @@ StatusOr<WorkflowSpec> ParseWorkflow(const std::string& yaml_text, const std::st
 StatusOr<WorkflowSpec> LoadWorkflowFile(const std::string& path,
                                         const WorkflowOptions& options = {});
 
+// Points every HTTP tool at another server: the scheme://host:port of each URL is replaced
+// by base_url (e.g. "http://127.0.0.1:40123"), for tests, evaluation and corpus generation
+// against a tool server on another port. InvalidArgument when base_url is not of that form.
+Status RebaseHttpTools(WorkflowSpec* spec, const std::string& base_url);
+
 // A structural problem in a JSON Schema: where (a JSON Pointer into the schema, "" for the
 // root) and what.
 struct SchemaProblem {

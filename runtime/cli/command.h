@@ -2,10 +2,17 @@
 // FlagSet and returns an exit code: 0 success, 1 failure (message printed), 2 usage error.
 #pragma once
 
+#include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "base/status.h"
 #include "runtime/flags.h"
+
+namespace qs::agent {
+class DiffusionAgentModel;
+}
 
 namespace qs::cli {
 
@@ -31,6 +38,12 @@ int Failure(const std::string& command, const std::string& message);
 // after printing --help, kExitUsage after a usage error (printed with the hint).
 int ParseFlags(FlagSet& flags, const std::vector<std::string>& args);
 
+// The model of agent and llm nodes (run, resume, eval): a checkpoint folder; "builtin"
+// ($QS_BUILTIN_MODEL, else models/builtin of the source tree), or "random" with a tokenizer
+// folder (random weights, for tests). Defined in run_command.cc.
+StatusOr<std::unique_ptr<agent::DiffusionAgentModel>> LoadCliAgentModel(
+    const std::string& path, const std::string& tokenizer_dir, int64_t seed);
+
 // Subcommand entry points (one file each).
 int RunInfo(const std::vector<std::string>& args);
 int RunTokenize(const std::vector<std::string>& args);
@@ -41,5 +54,6 @@ int RunRun(const std::vector<std::string>& args);
 int RunResume(const std::vector<std::string>& args);
 int RunSchema(const std::vector<std::string>& args);
 int RunValidate(const std::vector<std::string>& args);
+int RunEval(const std::vector<std::string>& args);
 
 }  // namespace qs::cli

@@ -41,10 +41,11 @@ const std::vector<Command>& AllCommands() {
       {"model", "Model checks: 'model verify' compares logits with a reference", RunModel},
       {"generate", "Denoise an answer to a prompt with a LLaDA / Dream checkpoint", RunGenerate},
       {"bench", "Benchmarks that print figures: 'bench load', 'bench denoise'", RunBench},
-      {"run", "Run a workflow file (checkpointed; tool, router, map, human nodes today)", RunRun},
+      {"run", "Run a workflow file (agents, tools, routers, maps; checkpointed)", RunRun},
       {"resume", "Continue a paused, failed or killed run from its last checkpoint", RunResume},
       {"schema", "JSON Schema constraints: 'schema check' replays a document", RunSchema},
       {"validate", "Check workflow files; every problem with file:line:column", RunValidate},
+      {"eval", "Score a model on held-out agent tasks (tool choice, arguments, answers)", RunEval},
   };
   return commands;
 }

@@ -44,37 +44,14 @@ bool HasModelNodes(const workflows::WorkflowSpec& spec) {
   return false;
 }
 
-// Where "model: {path: builtin}" points: $QS_BUILTIN_MODEL, else models/builtin in the
-// source tree this binary was built from.
-std::string BuiltinModelDir() {
-  if (const char* env = std::getenv("QS_BUILTIN_MODEL"); env != nullptr && *env != '\0') {
-    return env;
-  }
-  return std::string(QS_SOURCE_DIR) + "/models/builtin";
-}
-
-// The model for the workflow's agent and llm nodes: --model overrides the file's model.path;
-// "random" (with --tokenizer) is a random-weight model for tests. Null when the workflow
-// has no such node.
+// The model for the workflow's agent and llm nodes: --model overrides the file's
+// model.path. Null when the workflow has no such node.
 StatusOr<std::unique_ptr<agent::DiffusionAgentModel>> LoadAgentModel(
     const workflows::WorkflowSpec& spec, const std::string& model_flag,
     const std::string& tokenizer_flag, int64_t seed) {
   if (!HasModelNodes(spec)) return std::unique_ptr<agent::DiffusionAgentModel>();
-  std::string dir = model_flag.empty() ? spec.model.resolved_path : model_flag;
-  if (dir == "random") {
-    if (tokenizer_flag.empty()) return InvalidArgument("--model random needs --tokenizer DIR");
-    return agent::DiffusionAgentModel::Random(tokenizer_flag, static_cast<uint64_t>(seed));
-  }
-  if (dir == "builtin") {
-    dir = BuiltinModelDir();
-    if (!std::filesystem::is_directory(dir)) {
-      return NotFound("the workflow uses the built-in model, and " + dir +
-                      " does not exist: this checkout does not ship it (yet). Pass --model DIR "
-                      "(a LLaDA or Dream checkpoint folder with tokenizer.json) or set "
-                      "QS_BUILTIN_MODEL");
-    }
-  }
-  return agent::DiffusionAgentModel::Load(dir);
+  return LoadCliAgentModel(model_flag.empty() ? spec.model.resolved_path : model_flag,
+                           tokenizer_flag, seed);
 }
 
 // "key=value": the value is JSON when the input is not declared as a string.
@@ -150,6 +127,32 @@ int Report(const std::string& command, const workflows::RunResult& r, bool json_
 }
 
 }  // namespace
+
+std::string BuiltinModelDir() {
+  if (const char* env = std::getenv("QS_BUILTIN_MODEL"); env != nullptr && *env != '\0') {
+    return env;
+  }
+  return std::string(QS_SOURCE_DIR) + "/models/builtin";
+}
+
+StatusOr<std::unique_ptr<agent::DiffusionAgentModel>> LoadCliAgentModel(
+    const std::string& path, const std::string& tokenizer_dir, int64_t seed) {
+  std::string dir = path;
+  if (dir == "random") {
+    if (tokenizer_dir.empty()) return InvalidArgument("--model random needs --tokenizer DIR");
+    return agent::DiffusionAgentModel::Random(tokenizer_dir, static_cast<uint64_t>(seed));
+  }
+  if (dir == "builtin") {
+    dir = BuiltinModelDir();
+    if (!std::filesystem::is_directory(dir)) {
+      return NotFound("the workflow uses the built-in model, and " + dir +
+                      " does not exist: this checkout does not ship it (yet). Pass --model DIR "
+                      "(a LLaDA or Dream checkpoint folder with tokenizer.json) or set "
+                      "QS_BUILTIN_MODEL");
+    }
+  }
+  return agent::DiffusionAgentModel::Load(dir);
+}
 
 int RunRun(const std::vector<std::string>& args) {
   std::vector<std::string> input_pairs;

@@ -1,0 +1,244 @@
+// quicksilver eval: runs held-out agent tasks (examples/training/eval.jsonl, made by
+// qs_make_corpus) through the real agent loop, with the constraint on, and scores them.
+//
+// Each line: {"workflow": PATH (relative to the set file), "inputs": {...}, "expect":
+// {"first_turn": "answer" | CALL | [CALL, ...], "answer_contains": [...], "citations": [...]}}.
+// Scores:
+//   tool_selection    the first turn chose right: the expected tool(s) in order, or to answer
+//   exact_arguments   over the tasks whose first turn is a call: tools and arguments exact
+//   answer_accuracy   the run finished and its answer holds every expected string
+//                     (case-insensitive) and, for document answers, the expected citations
+//   round_latency_ms  per model turn (one agent round), p50 and p90
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "runtime/agent/diffusion_agent.h"
+#include "runtime/cli/command.h"
+#include "runtime/json_schema/schema.h"
+#include "workflows/executor.h"
+#include "workflows/workflow_spec.h"
+
+namespace qs::cli {
+
+namespace {
+
+using nlohmann::json;
+
+// Records every turn of the model it wraps.
+class RecordingModel : public workflows::AgentModel {
+ public:
+  explicit RecordingModel(workflows::AgentModel* inner) : inner_(inner) {}
+  StatusOr<workflows::AgentResponse> Generate(const workflows::AgentRequest& request) override {
+    const auto start = std::chrono::steady_clock::now();
+    StatusOr<workflows::AgentResponse> r = inner_->Generate(request);
+    latencies_ms.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+            .count());
+    if (r.ok()) turns.push_back(*r);
+    return r;
+  }
+  std::vector<workflows::AgentResponse> turns;
+  std::vector<double> latencies_ms;
+
+ private:
+  workflows::AgentModel* inner_;
+};
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+json CallsJson(const std::vector<workflows::AgentToolCall>& calls) {
+  json out = json::array();
+  for (const workflows::AgentToolCall& c : calls) {
+    out.push_back({{"tool", c.tool}, {"arguments", c.arguments}});
+  }
+  return out;
+}
+
+double Percentile(std::vector<double> values, double q) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const size_t i = static_cast<size_t>(q * static_cast<double>(values.size() - 1) + 0.5);
+  return values[std::min(i, values.size() - 1)];
+}
+
+struct Score {
+  int tasks = 0, selected = 0, call_tasks = 0, exact = 0, answered = 0, finished = 0;
+};
+
+}  // namespace
+
+int RunEval(const std::vector<std::string>& args) {
+  const std::string cmd = "eval";
+  std::string set_path = std::string(QS_SOURCE_DIR) + "/examples/training/eval.jsonl";
+  std::string model_path = "builtin", tokenizer_dir, tool_base, runs_dir;
+  int64_t limit = 0, seed = 0;
+  bool json_output = false, verbose = false;
+  FlagSet flags(cmd,
+                "Run held-out agent tasks through the agent loop (constrained turns, real tools)\n"
+                "and print tool-selection accuracy, exact-argument accuracy, answer accuracy and\n"
+                "latency per round. The tools of the set's workflows must be reachable: start\n"
+                "build/qs_example_tool_server --data examples/data (port 8765, or --tool-base).",
+                "");
+  flags.String("set", &set_path, "Evaluation set (JSONL)");
+  flags.String("model", &model_path, "Checkpoint folder, 'builtin' or 'random'");
+  flags.String("tokenizer", &tokenizer_dir, "Tokenizer folder for --model random");
+  flags.Int("model-seed", &seed, "Seed of --model random's weights");
+  flags.String("tool-base", &tool_base,
+               "Send the workflows' HTTP tools to this server instead (http://HOST:PORT)");
+  flags.Int("limit", &limit, "Run only the first N tasks (0 = all)");
+  flags.String("runs-dir", &runs_dir, "Keep the runs here (default: a temporary folder)");
+  flags.Bool("json", &json_output, "Print the scores as one JSON object");
+  flags.Bool("verbose", &verbose, "Print every task's result");
+  if (int exit_code = ParseFlags(flags, args); exit_code >= 0) return exit_code;
+  if (!flags.positional().empty()) return UsageError(cmd, "eval takes no positional argument");
+
+  std::ifstream in(set_path);
+  if (!in) return Failure(cmd, "cannot open the evaluation set " + set_path);
+  StatusOr<std::unique_ptr<agent::DiffusionAgentModel>> model =
+      LoadCliAgentModel(model_path, tokenizer_dir, seed);
+  if (!model.ok()) return Failure(cmd, model.status().ToString());
+  RecordingModel recorder(model->get());
+
+  const bool temporary_runs = runs_dir.empty();
+  if (temporary_runs) {
+    runs_dir = (std::filesystem::temp_directory_path() / ("qs_eval_" + std::to_string(::getpid())))
+                   .string();
+  }
+  const std::filesystem::path set_dir = std::filesystem::path(set_path).parent_path();
+  std::map<std::string, workflows::WorkflowSpec> specs;
+  Score score;
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    if (limit > 0 && score.tasks >= limit) break;
+    const json task = json::parse(line, nullptr, false);
+    if (task.is_discarded() || !task.contains("workflow") || !task.contains("expect")) {
+      return Failure(cmd, set_path + ":" + std::to_string(n) +
+                              ": expected {\"workflow\", \"inputs\", \"expect\"} as JSON");
+    }
+    const std::string workflow = (set_dir / task["workflow"].get<std::string>()).string();
+    if (!specs.count(workflow)) {
+      workflows::WorkflowOptions wo;
+      wo.check_schema = [](const json& schema) -> std::string {
+        StatusOr<json_schema::Schema> compiled = json_schema::Compile(schema);
+        return compiled.ok() ? "" : compiled.status().message();
+      };
+      StatusOr<workflows::WorkflowSpec> spec = workflows::LoadWorkflowFile(workflow, wo);
+      if (!spec.ok()) return Failure(cmd, spec.status().ToString());
+      if (!tool_base.empty()) {
+        if (Status s = workflows::RebaseHttpTools(&*spec, tool_base); !s.ok()) {
+          return UsageError(cmd, s.message());
+        }
+      }
+      specs.emplace(workflow, std::move(spec).value());
+    }
+    workflows::ExecutorOptions options;
+    options.runs_dir = runs_dir;
+    options.model = &recorder;
+    workflows::Executor executor(specs.at(workflow), options);
+    recorder.turns.clear();
+    StatusOr<workflows::RunResult> r = executor.Start(task.value("inputs", json::object()));
+    if (!r.ok())
+      return Failure(cmd, set_path + ":" + std::to_string(n) + ": " + r.status().ToString());
+
+    const json& expect = task["expect"];
+    ++score.tasks;
+    bool selected = false, exact = false, answered = false;
+    const bool expects_call = expect["first_turn"] != "answer";
+    if (!recorder.turns.empty()) {
+      const workflows::AgentResponse& first = recorder.turns[0];
+      if (!expects_call) {
+        selected = first.answer.has_value();
+      } else {
+        json want = expect["first_turn"].is_array() ? expect["first_turn"]
+                                                    : json::array({expect["first_turn"]});
+        json got = CallsJson(first.tool_calls);
+        selected = got.size() == want.size();
+        for (size_t i = 0; selected && i < got.size(); ++i) {
+          selected = got[i]["tool"] == want[i]["tool"];
+        }
+        exact = got == want;
+      }
+    }
+    json answer = r->status == workflows::RunStatus::kFinished && !r->outputs.empty()
+                      ? r->outputs.begin().value()
+                      : json();
+    if (!answer.is_null()) {
+      const std::string text =
+          Lower(answer.is_string() ? answer.get<std::string>() : answer.dump());
+      answered = true;
+      for (const json& want : expect.value("answer_contains", json::array())) {
+        answered = answered && text.find(Lower(want.get<std::string>())) != std::string::npos;
+      }
+      if (expect.contains("citations")) {
+        const json got = answer.is_object() ? answer.value("citations", json::array()) : json();
+        for (const json& c : expect["citations"]) {
+          answered =
+              answered && got.is_array() && std::find(got.begin(), got.end(), c) != got.end();
+        }
+      }
+    }
+    score.finished += r->status == workflows::RunStatus::kFinished;
+    score.selected += selected;
+    score.call_tasks += expects_call;
+    score.exact += exact;
+    score.answered += answered;
+    if (verbose) {
+      std::fprintf(
+          stderr, "%4d %s %s %s  %s -> %s%s\n", n, selected ? "tool:ok " : "tool:BAD",
+          expects_call ? (exact ? "args:ok " : "args:BAD") : "        ",
+          answered ? "answer:ok " : "answer:BAD", task["inputs"].value("question", "").c_str(),
+          answer.is_null() ? r->error.c_str() : answer.dump().c_str(),
+          recorder.turns.empty()
+              ? ""
+              : (" [first turn " +
+                 (recorder.turns[0].answer ? std::string("answer")
+                                           : CallsJson(recorder.turns[0].tool_calls).dump()) +
+                 "]")
+                    .c_str());
+    }
+    if (temporary_runs) std::filesystem::remove_all(r->run_dir);
+  }
+  if (temporary_runs) std::filesystem::remove_all(runs_dir);
+  if (score.tasks == 0) return Failure(cmd, set_path + " has no tasks");
+
+  auto frac = [](int a, int b) { return b == 0 ? 0.0 : static_cast<double>(a) / b; };
+  const json out = {{"tasks", score.tasks},
+                    {"finished", score.finished},
+                    {"tool_selection", frac(score.selected, score.tasks)},
+                    {"exact_arguments", frac(score.exact, score.call_tasks)},
+                    {"answer_accuracy", frac(score.answered, score.tasks)},
+                    {"model_turns", recorder.latencies_ms.size()},
+                    {"round_latency_ms_p50", Percentile(recorder.latencies_ms, 0.5)},
+                    {"round_latency_ms_p90", Percentile(recorder.latencies_ms, 0.9)},
+                    {"model", model_path},
+                    {"set", set_path}};
+  if (json_output) {
+    std::printf("%s\n", out.dump().c_str());
+  } else {
+    std::printf(
+        "%d tasks (%d finished), model %s\n"
+        "  tool selection    %.3f  (%d/%d)\n"
+        "  exact arguments   %.3f  (%d/%d tasks whose first turn is a call)\n"
+        "  answer accuracy   %.3f  (%d/%d)\n"
+        "  latency per round p50 %.1f ms, p90 %.1f ms over %zu model turns\n",
+        score.tasks, score.finished, model_path.c_str(), frac(score.selected, score.tasks),
+        score.selected, score.tasks, frac(score.exact, score.call_tasks), score.exact,
+        score.call_tasks, frac(score.answered, score.tasks), score.answered, score.tasks,
+        Percentile(recorder.latencies_ms, 0.5), Percentile(recorder.latencies_ms, 0.9),
+        recorder.latencies_ms.size());
+  }
+  return kExitOk;
+}
+
+}  // namespace qs::cli

@@ -6,8 +6,9 @@
 // Per step the sampler (1) asks ForcedTokens and commits those tokens without a model
 // call, asking again until none are returned; (2) for every masked position in the step's
 // scope asks MayCommit, and for those that may be committed AllowedTokens; (3) calls the
-// model, sets disallowed tokens' logits to -inf, picks tokens and confidences, and commits
-// its selection among the allowed positions; (4) reports all commits through OnCommit.
+// model, sets disallowed tokens' logits to -inf, picks tokens and confidences, selects
+// positions by its rule and lets ChooseCommits revise the selection; (4) commits it and
+// reports all commits through OnCommit.
 // A position whose bitmask allows no token is treated as not committable. If a step can
 // commit nothing (no forced token, no committable position) the generation fails with
 // FailedPrecondition rather than loop.
@@ -34,6 +35,13 @@ struct TokenCommit {
   int32_t token = 0;
 };
 
+// The model's pick at one candidate position of a step.
+struct ProposedToken {
+  int64_t position = 0;
+  int32_t token = 0;
+  double confidence = 0;  // what the sampler ranks by (probability, margin, ...)
+};
+
 // Thread safety: the sampler calls a constraint from one thread during one generation; a
 // constraint is stateful (it follows the commits) and serves one generation at a time.
 // Constraints apply to batch size 1.
@@ -58,6 +66,14 @@ class Constraint {
   // `words` is ignored).
   virtual bool AllowedTokens(const CanvasView& canvas, int64_t position, int vocab,
                              uint32_t* words) = 0;
+
+  // The final say on a step's commits. `proposals`: the model's pick at every candidate
+  // position of the row, in position order; `chosen`: the indices into `proposals` that the
+  // sampler's rule (schedule, threshold) selected, which the constraint may replace (e.g.
+  // by the longest grammar-valid run from the first masked position). Leaving it empty
+  // commits nothing this step. Default: keep the sampler's choice.
+  virtual void ChooseCommits(const CanvasView& canvas, const std::vector<ProposedToken>& proposals,
+                             std::vector<int64_t>* chosen) {}
 
   // One batch of commits, in position order, after it is written into `canvas`: the
   // forced tokens, the model's choices of a step, or the EOS fill (each its own call). An

@@ -551,8 +551,20 @@ std::vector<int64_t> Denoiser::RankTop(const Proposal& p, int64_t k) {
   return out;
 }
 
-Status Denoiser::Commit(int64_t b, const Proposal& p, const std::vector<int64_t>& chosen) {
+Status Denoiser::Commit(int64_t b, const Proposal& p, const std::vector<int64_t>& sampler_chosen) {
   const int64_t* tokens = p.tokens.data_ptr<int64_t>();
+  std::vector<int64_t> chosen = sampler_chosen;
+  if (constraint_ != nullptr) {
+    at::Tensor conf = p.confidence.to(at::kDouble).contiguous();
+    const double* c = conf.data_ptr<double>();
+    std::vector<ProposedToken> proposals(p.positions.size());
+    for (size_t j = 0; j < p.positions.size(); ++j) {
+      proposals[j] = {p.positions[j], static_cast<int32_t>(tokens[j]), c[j]};
+    }
+    RefreshView();
+    constraint_->ChooseCommits(view_, proposals, &chosen);
+    std::sort(chosen.begin(), chosen.end());
+  }
   std::vector<TokenCommit> commits;
   for (int64_t j : chosen) {
     QS_CHECK(j >= 0, "a chosen position is not a candidate");

@@ -171,6 +171,7 @@ StatusOr<workflows::AgentResponse> DiffusionAgentModel::Generate(
     if (spec.threshold) {
       sc.kind = model::SamplerKind::kFastDllmThreshold;
       sc.threshold = *spec.threshold;
+      constraint.SetParallelThreshold(*spec.threshold);
     }
   }
   StatusOr<model::GenerateResult> r = lm_->Generate(prompt, options, &constraint);

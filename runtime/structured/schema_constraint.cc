@@ -95,11 +95,15 @@ Status SchemaConstraint::ForcedTokens(const model::CanvasView& canvas,
 }
 
 bool SchemaConstraint::MayCommit(const model::CanvasView& canvas, int64_t position) {
-  return position == Frontier(canvas);
+  const int64_t frontier = Frontier(canvas);
+  return parallel_threshold_ <= 1.0 ? position >= frontier : position == frontier;
 }
 
 bool SchemaConstraint::AllowedTokens(const model::CanvasView& canvas, int64_t position, int vocab,
                                      uint32_t* words) {
+  // Past the frontier the state is unknown until the earlier tokens are chosen; those
+  // proposals are checked in ChooseCommits.
+  if (position != Frontier(canvas)) return false;
   Timer timer(&stats_.constraint_seconds);
   const int64_t budget = canvas.length - position;
   matcher_->FillMaskWithBudget(state_, budget, mask_.data());
@@ -112,6 +116,41 @@ bool SchemaConstraint::AllowedTokens(const model::CanvasView& canvas, int64_t po
     words[n - 1] &= (1u << (matcher_->vocab_size() & 31)) - 1;
   }
   return true;
+}
+
+void SchemaConstraint::ChooseCommits(const model::CanvasView& canvas,
+                                     const std::vector<model::ProposedToken>& proposals,
+                                     std::vector<int64_t>* chosen) {
+  Timer timer(&stats_.constraint_seconds);
+  chosen->clear();
+  const int64_t frontier = Frontier(canvas);
+  JsonMatcher state = state_;
+  int64_t expect = frontier;
+  for (size_t j = 0; j < proposals.size(); ++j) {
+    const model::ProposedToken& p = proposals[j];
+    if (p.position < expect) continue;
+    if (p.position > expect) break;  // a gap: the run ends
+    // The frontier's token came from the grammar's mask; later ones must earn their place.
+    if (p.position != frontier) {
+      if (p.confidence < parallel_threshold_) break;
+      if (p.token == eos_id_ || matcher_->IsEos(p.token)) {
+        if (!state.IsComplete()) break;
+        chosen->push_back(static_cast<int64_t>(j));
+        break;  // the rest is EOS fill
+      }
+      JsonMatcher next = state;
+      if (!matcher_->AcceptToken(&next, p.token)) break;
+      if (next.MinBytesToClose() > canvas.length - p.position - 1) break;
+      state = next;
+    } else if (!(p.token == eos_id_ || matcher_->IsEos(p.token))) {
+      matcher_->AcceptToken(&state, p.token);
+    } else {
+      chosen->push_back(static_cast<int64_t>(j));
+      break;
+    }
+    chosen->push_back(static_cast<int64_t>(j));
+    ++expect;
+  }
 }
 
 Status SchemaConstraint::OnCommit(const model::CanvasView& canvas,

@@ -4,7 +4,8 @@
 //
 // The baseline of the design brief: positions are committed left to right from the first
 // masked position of the answer (one model choice per step, chosen among grammar-valid,
-// budget-respecting tokens), and the bytes the grammar forces (the skeleton: braces, keys,
+// budget-respecting tokens, or a run of confident ones: SetParallelThreshold), and the bytes
+// the grammar forces (the skeleton: braces, keys,
 // fixed strings) are committed at once without a model call, as the longest token that
 // spells a prefix of them. Once the document is complete only EOS is allowed.
 // Budget: every byte is a token in byte-level BPE, so MinBytesToClose() tokens always
@@ -40,11 +41,21 @@ class SchemaConstraint : public model::Constraint {
   // Whether the shortest document fits in `tokens`; the message has the numbers.
   Status CheckBudget(int64_t tokens) const;
 
+  // Parallel commits (the design brief's baseline, after Fast-dLLM's threshold rule): per
+  // step, the first masked position takes the model's best grammar-valid token, and each
+  // following position, in order, its unconstrained proposal while that proposal's
+  // confidence is at least `threshold`, the grammar accepts it and the document still fits.
+  // Off (one model token per step) unless set; threshold in (0, 1].
+  void SetParallelThreshold(double threshold) { parallel_threshold_ = threshold; }
+
   Status ForcedTokens(const model::CanvasView& canvas,
                       std::vector<model::TokenCommit>* forced) override;
   bool MayCommit(const model::CanvasView& canvas, int64_t position) override;
   bool AllowedTokens(const model::CanvasView& canvas, int64_t position, int vocab,
                      uint32_t* words) override;
+  void ChooseCommits(const model::CanvasView& canvas,
+                     const std::vector<model::ProposedToken>& proposals,
+                     std::vector<int64_t>* chosen) override;
   Status OnCommit(const model::CanvasView& canvas,
                   const std::vector<model::TokenCommit>& commits) override;
 
@@ -58,7 +69,8 @@ class SchemaConstraint : public model::Constraint {
   std::shared_ptr<const JsonGrammar> grammar_;
   JsonMatcher state_;
   int32_t eos_id_;
-  bool forcing_ = false;  // the commits being reported were forced
+  bool forcing_ = false;             // the commits being reported were forced
+  double parallel_threshold_ = 2.0;  // > 1: off
   std::vector<uint32_t> mask_;
   ConstraintStats stats_;
 };

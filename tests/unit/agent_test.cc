@@ -4,11 +4,14 @@
 #include <gtest/gtest.h>
 
 #include "model/tokenizer/chat_format.h"
+#include "model/tokenizer/tokenizer.h"
 #include "runtime/agent/agent_protocol.h"
 #include "runtime/agent/diffusion_agent.h"
 #include "runtime/json_schema/schema.h"
 #include "runtime/json_schema/validator.h"
 #include "runtime/structured/json_grammar.h"
+#include "runtime/structured/schema_constraint.h"
+#include "runtime/structured/token_matcher.h"
 
 namespace qs::agent {
 namespace {
@@ -218,3 +221,75 @@ TEST(DiffusionAgentModelTest, BudgetsFailBeforeGenerating) {
 
 }  // namespace
 }  // namespace qs::agent
+
+// Parallel commits under the grammar: from the first masked position, the run of confident,
+// grammar-valid proposals is committed; a doubtful, invalid or non-adjacent one ends it.
+namespace qs::structured {
+namespace {
+
+TEST(SchemaConstraintParallelTest, CommitsTheValidConfidentRunFromTheFrontier) {
+  StatusOr<std::unique_ptr<model::Tokenizer>> tok =
+      model::Tokenizer::Load(std::string(QS_SHARED_DIR) + "/fixtures/tokenizers/qwen2");
+  ASSERT_TRUE(tok.ok());
+  const int32_t eos = (*tok)->TokenId("<|endoftext|>");
+  TokenMatcher matcher(agent::TokenBytesForGrammar(**tok), {eos});
+  StatusOr<json_schema::Schema> schema = json_schema::Compile(nlohmann::ordered_json::parse(
+      R"({"type":"object","properties":{"a":{"type":"string","maxLength":8}},
+          "required":["a"],"additionalProperties":false})"));
+  ASSERT_TRUE(schema.ok());
+  auto grammar = JsonGrammar::Compile(*schema, GrammarMode::kGenerate);
+  ASSERT_TRUE(grammar.ok());
+
+  constexpr int32_t kMask = -7;
+  std::vector<int32_t> canvas(24, kMask);
+  model::CanvasView view{canvas.data(), 24, 0, kMask};
+  SchemaConstraint constraint(&matcher, *grammar, eos);
+  constraint.SetParallelThreshold(0.8);
+  // The skeleton {"a":" is forced first.
+  for (;;) {
+    std::vector<model::TokenCommit> forced;
+    ASSERT_TRUE(constraint.ForcedTokens(view, &forced).ok());
+    if (forced.empty()) break;
+    for (const model::TokenCommit& c : forced) canvas[static_cast<size_t>(c.position)] = c.token;
+    ASSERT_TRUE(constraint.OnCommit(view, forced).ok());
+  }
+  int64_t frontier = 0;
+  while (canvas[static_cast<size_t>(frontier)] != kMask) ++frontier;
+  ASSERT_GT(frontier, 0);
+  EXPECT_FALSE(constraint.MayCommit(view, frontier - 1));
+  EXPECT_TRUE(constraint.MayCommit(view, frontier + 3)) << "parallel: later positions too";
+
+  auto id = [&](const char* text) {
+    std::vector<int32_t> ids = (*tok)->Encode(text);
+    EXPECT_EQ(ids.size(), 1u) << text;
+    return ids[0];
+  };
+  auto choose = [&](std::vector<model::ProposedToken> proposals) {
+    std::vector<int64_t> chosen = {0};
+    constraint.ChooseCommits(view, proposals, &chosen);
+    return chosen;
+  };
+  const int64_t f = frontier;
+  // All confident and valid: hi", then }, then EOS.
+  EXPECT_EQ(choose({{f, id("hi"), 0.3},
+                    {f + 1, id("\""), 0.9},
+                    {f + 2, id("}"), 0.95},
+                    {f + 3, eos, 0.99},
+                    {f + 4, eos, 0.99}}),
+            (std::vector<int64_t>{0, 1, 2, 3}));
+  // A doubtful proposal ends the run (the frontier is always taken).
+  EXPECT_EQ(choose({{f, id("hi"), 0.1}, {f + 1, id("\""), 0.5}, {f + 2, id("}"), 0.95}}),
+            (std::vector<int64_t>{0}));
+  // A grammar-invalid one ends it: after hi" only } may follow.
+  EXPECT_EQ(choose({{f, id("hi"), 0.9}, {f + 1, id("\""), 0.9}, {f + 2, id("]"), 0.99}}),
+            (std::vector<int64_t>{0, 1}));
+  // EOS before the document is complete ends it; so does a gap.
+  EXPECT_EQ(choose({{f, id("hi"), 0.9}, {f + 1, eos, 0.99}}), (std::vector<int64_t>{0}));
+  EXPECT_EQ(choose({{f, id("hi"), 0.9}, {f + 2, id("\""), 0.99}}), (std::vector<int64_t>{0}));
+  // A string longer than maxLength 8 is not allowed even when confident.
+  EXPECT_EQ(choose({{f, id("abcdef"), 0.9}, {f + 1, id("hello"), 0.99}}),
+            (std::vector<int64_t>{0}));
+}
+
+}  // namespace
+}  // namespace qs::structured

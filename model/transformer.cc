@@ -168,12 +168,13 @@ std::unique_ptr<Transformer> Transformer::Random(const ModelConfig& config, uint
   return model;
 }
 
-Status Transformer::Save(const std::string& dir) const {
+Status Transformer::Save(const std::string& dir, std::optional<at::ScalarType> dtype) const {
   auto* self = const_cast<Transformer*>(this);
   std::vector<at::Tensor> keep;
   std::vector<TensorToWrite> out;
   for (const WeightSlot& s : self->Slots()) {
-    at::Tensor t = s.target->to(at::kCPU).contiguous();
+    at::Tensor t = s.target->detach().to(at::kCPU).contiguous();
+    if (dtype) t = t.to(*dtype);
     DType d = t.scalar_type() == at::kBFloat16 ? DType::kBF16
               : t.scalar_type() == at::kHalf   ? DType::kF16
                                                : DType::kF32;
@@ -182,6 +183,19 @@ Status Transformer::Save(const std::string& dir) const {
     out.push_back({s.name, d, s.shape, keep.back().data_ptr()});
   }
   return WriteSafetensors(dir + "/model.safetensors", out, {{"format", "pt"}});
+}
+
+std::vector<std::pair<std::string, at::Tensor>> Transformer::TrainableWeights() {
+  std::vector<std::pair<std::string, at::Tensor>> weights;
+  for (const WeightSlot& s : Slots()) {
+    if (!s.target->is_leaf()) *s.target = s.target->detach();
+    s.target->set_requires_grad(true);
+    weights.emplace_back(s.name, *s.target);
+  }
+  // Slots() lists the embedding but not a tied head; re-point the head at the (possibly
+  // detached) embedding so both uses share one leaf.
+  if (config_.tie_word_embeddings) lm_head_ = embed_;
+  return weights;
 }
 
 int64_t Transformer::weight_bytes() const {
@@ -250,8 +264,12 @@ ForwardOutput Transformer::Forward(const at::Tensor& input_ids, const ForwardOpt
   }
   x = RmsNorm(x, final_norm_);
   if (fo.want_hidden) out.hidden.push_back(x);
-  out.logits = at::linear(x, lm_head_);
+  if (fo.want_logits) out.logits = LmHead(x);
   return out;
+}
+
+at::Tensor Transformer::LmHead(const at::Tensor& final_hidden) const {
+  return at::linear(final_hidden, lm_head_);
 }
 
 }  // namespace qs::model

@@ -6,13 +6,17 @@
 // with rotate_half, softmax in fp32) so logits match it.
 //
 // LibTorch header: only model/ includes it. Thread safety: Forward is const and may run on
-// several threads at once; loading is not thread-safe.
+// several threads at once; loading is not thread-safe. Forward is differentiable (no
+// InferenceMode inside): training (model/train.cc) takes the weights through
+// TrainableWeights() and runs backward through it.
 #pragma once
 
 #include <ATen/ATen.h>
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/status.h"
@@ -29,6 +33,9 @@ struct ForwardOptions {
   bool causal = false;
   bool want_hidden = false;  // hidden[0] = embeddings, hidden[k] = output of layer k
                              // (the last one after the final norm, as transformers does)
+  // false: skip the LM head (logits undefined); with want_hidden, callers apply LmHead to
+  // the positions they need (training scores masked positions only).
+  bool want_logits = true;
 };
 
 struct ForwardOutput {
@@ -49,14 +56,23 @@ class Transformer {
 
   // input_ids: [B, L] int64 on any device.
   ForwardOutput Forward(const at::Tensor& input_ids, const ForwardOptions& options = {}) const;
+  // The LM head on final hidden states (the last entry of ForwardOutput::hidden): [..., V].
+  at::Tensor LmHead(const at::Tensor& final_hidden) const;
 
   const ModelConfig& config() const { return config_; }
   const LoadOptions& options() const { return options_; }
   // Bytes of weights as stored in memory.
   int64_t weight_bytes() const;
 
-  // Writes the weights (as stored in memory) in the checkpoint layout of config().arch.
-  Status Save(const std::string& dir) const;
+  // Writes dir/model.safetensors in the checkpoint layout of config().arch: the weights as
+  // stored in memory, or converted to `dtype` (kFloat, kBFloat16 or kHalf) when given.
+  Status Save(const std::string& dir, std::optional<at::ScalarType> dtype = std::nullopt) const;
+
+  // For training: every distinct weight with its checkpoint name, in a fixed order (a tied
+  // LM head is the embedding and appears once, under the embedding's name). Each tensor is
+  // set to require grad; the tensors are the model's own, so optimizer updates in place
+  // change the model.
+  std::vector<std::pair<std::string, at::Tensor>> TrainableWeights();
 
  private:
   struct Layer {

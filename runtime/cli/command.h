@@ -54,6 +54,7 @@ int RunRun(const std::vector<std::string>& args);
 int RunResume(const std::vector<std::string>& args);
 int RunSchema(const std::vector<std::string>& args);
 int RunValidate(const std::vector<std::string>& args);
+int RunTrain(const std::vector<std::string>& args);
 int RunEval(const std::vector<std::string>& args);
 
 }  // namespace qs::cli

@@ -41,6 +41,7 @@ const std::vector<Command>& AllCommands() {
       {"model", "Model checks: 'model verify' compares logits with a reference", RunModel},
       {"generate", "Denoise an answer to a prompt with a LLaDA / Dream checkpoint", RunGenerate},
       {"bench", "Benchmarks that print figures: 'bench load', 'bench denoise'", RunBench},
+      {"train", "Train a small LLaDA-layout model on a prompt/response corpus", RunTrain},
       {"run", "Run a workflow file (agents, tools, routers, maps; checkpointed)", RunRun},
       {"resume", "Continue a paused, failed or killed run from its last checkpoint", RunResume},
       {"schema", "JSON Schema constraints: 'schema check' replays a document", RunSchema},

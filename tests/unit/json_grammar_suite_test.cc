@@ -1,8 +1,9 @@
 // Runs the schema grammar (runtime/structured/json_grammar.h) in kAccept mode as an
 // accept / reject oracle over the official JSON Schema Test Suite (draft 2020-12 from
-// shared/data): every schema the grammar compiles must agree with the suite's "valid" on
-// every test, for the compact text and a pretty-printed variant. Schemas that the schema
-// compiler or the grammar reject as unsupported are counted and listed, never guessed.
+// shared/data, drafts 4, 6 and 7 from the Debian package json-schema-test-suite): every schema the
+// grammar compiles must agree with the suite's "valid" on every test, for the compact text and a
+// pretty-printed variant. Schemas that the schema compiler or the grammar reject as unsupported are
+// counted and listed, never guessed.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -47,7 +48,8 @@ bool Accepts(const std::shared_ptr<const JsonGrammar>& grammar, const std::strin
   return m.AdvanceBytes(text) && m.IsComplete();
 }
 
-void RunFile(const fs::path& path, const std::string& label, bool assert_format, Summary* summary) {
+void RunFile(const fs::path& path, const std::string& label, bool assert_format, js::Draft draft,
+             Summary* summary) {
   nlohmann::ordered_json groups = nlohmann::ordered_json::parse(ReadFile(path));
   ++summary->files;
   bool all_supported = true;
@@ -57,6 +59,7 @@ void RunFile(const fs::path& path, const std::string& label, bool assert_format,
     const std::string where = label + " \"" + group["description"].get<std::string>() + "\"";
     js::CompileOptions options;
     options.assert_format = assert_format;
+    options.draft = draft;
     StatusOr<js::Schema> schema = js::Compile(group["schema"], options);
     StatusOr<std::shared_ptr<const JsonGrammar>> grammar =
         schema.ok() ? JsonGrammar::Compile(*schema, GrammarMode::kAccept)
@@ -108,28 +111,49 @@ std::vector<fs::path> JsonFiles(const fs::path& dir) {
   return files;
 }
 
-TEST(JsonGrammarSuite, Draft2020_12Accept) {
-  const fs::path dir = fs::path(QS_SHARED_DIR) / "data/json-schema-test-suite/tests/draft2020-12";
+// Every file of a draft's folder (format as the draft's required tests treat it) and of its
+// optional/format folder (format asserted).
+void RunDraft(const fs::path& dir, const std::string& name, js::Draft draft,
+              bool required_format_asserts) {
   if (!fs::is_directory(dir)) GTEST_SKIP() << dir << " is not installed";
   Summary summary;
-  // The required 2020-12 tests treat "format" as an annotation; optional/format asserts it.
   for (const fs::path& file : JsonFiles(dir)) {
-    RunFile(file, file.filename().string(), false, &summary);
+    RunFile(file, file.filename().string(), required_format_asserts, draft, &summary);
   }
   for (const fs::path& file : JsonFiles(dir / "optional" / "format")) {
-    RunFile(file, "optional/format/" + file.filename().string(), true, &summary);
+    RunFile(file, "optional/format/" + file.filename().string(), true, draft, &summary);
   }
   for (const std::string& note : summary.notes) std::printf("%s\n", note.c_str());
   std::printf(
-      "[grammar draft2020-12] files %d (fully supported %d), schemas %d: compiled %d, "
+      "[grammar %s] files %d (fully supported %d), schemas %d: compiled %d, "
       "unsupported %d; tests %d (compact + pretty): agreed %d, accepted-but-invalid %d, "
       "rejected-but-valid %d\n",
-      summary.files, summary.supported_files, summary.schemas, summary.compiled,
+      name.c_str(), summary.files, summary.supported_files, summary.schemas, summary.compiled,
       summary.unsupported, summary.tests, summary.agreed, summary.accepted_but_invalid,
       summary.rejected_but_valid);
   EXPECT_EQ(summary.accepted_but_invalid, 0);
   EXPECT_EQ(summary.rejected_but_valid, 0);
   EXPECT_GT(summary.compiled, 0);
+}
+
+const fs::path kDebianSuite = "/usr/share/json-schema-test-suite/tests";
+
+// The required 2020-12 tests treat "format" as an annotation; optional/format asserts it.
+TEST(JsonGrammarSuite, Draft2020_12Accept) {
+  RunDraft(fs::path(QS_SHARED_DIR) / "data/json-schema-test-suite/tests/draft2020-12",
+           "draft2020-12", js::Draft::kDraft2020_12, false);
+}
+
+// Drafts 4-7 (the Debian package json-schema-test-suite): their tests expect "format" to
+// assert, as the validator's suite test runs them.
+TEST(JsonGrammarSuite, Draft7Accept) {
+  RunDraft(kDebianSuite / "draft7", "draft7", js::Draft::kDraft7, true);
+}
+TEST(JsonGrammarSuite, Draft6Accept) {
+  RunDraft(kDebianSuite / "draft6", "draft6", js::Draft::kDraft6, true);
+}
+TEST(JsonGrammarSuite, Draft4Accept) {
+  RunDraft(kDebianSuite / "draft4", "draft4", js::Draft::kDraft4, true);
 }
 
 }  // namespace

@@ -1,11 +1,15 @@
 // quicksilver bench: benchmark programs that print figures with the machine they ran on.
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <thread>
 
 #include "model/backend.h"
 #include "model/bench.h"
+#include "runtime/agent/diffusion_agent.h"
 #include "runtime/cli/command.h"
 #include "runtime/flags.h"
+#include "workflows/workflow_spec.h"
 
 namespace qs::cli {
 
@@ -99,18 +103,90 @@ int RunBenchDenoise(const std::vector<std::string>& args) {
 
 }  // namespace
 
+// One agent round (the first turn of examples/order_support.yaml: the prompt with three
+// tools, a tool call out) timed end to end: tokenizing, denoising under the constraint,
+// parsing. The same questions every run; the median over repeats is the figure.
+int RunBenchAgent(const std::vector<std::string>& args) {
+  const std::string cmd = "bench agent";
+  std::string model_path = "builtin", tokenizer_dir,
+              workflow = std::string(QS_SOURCE_DIR) + "/examples/order_support.yaml",
+              node_id = "support";
+  int64_t repeats = 20;
+  FlagSet flags(cmd,
+                "Time one agent round: the first turn of a workflow's agent node (default\n"
+                "examples/order_support.yaml: three tools in the prompt, a tool call out),\n"
+                "with the workflow's model settings, for a fixed set of questions.");
+  flags.String("model", &model_path, "Checkpoint folder, 'builtin' or 'random'");
+  flags.String("tokenizer", &tokenizer_dir, "Tokenizer folder for --model random");
+  flags.String("workflow", &workflow, "Workflow file");
+  flags.String("node", &node_id, "Its agent node");
+  flags.Int("repeats", &repeats, "Rounds timed (questions cycle)");
+  if (int exit_code = ParseFlags(flags, args); exit_code >= 0) return exit_code;
+  StatusOr<workflows::WorkflowSpec> spec = workflows::LoadWorkflowFile(workflow);
+  if (!spec.ok()) return Failure(cmd, spec.status().ToString());
+  const workflows::NodeSpec* node = spec->FindNode(node_id);
+  if (node == nullptr || node->type != workflows::NodeType::kAgent) {
+    return UsageError(cmd, "'" + node_id + "' is not an agent node of " + workflow);
+  }
+  const auto& agent_node = std::get<workflows::AgentNode>(node->config);
+  StatusOr<std::unique_ptr<agent::DiffusionAgentModel>> model =
+      LoadCliAgentModel(model_path, tokenizer_dir, 0);
+  if (!model.ok()) return Failure(cmd, model.status().ToString());
+  workflows::AgentRequest request;
+  request.node_id = node_id;
+  request.model = &spec->model;
+  request.answer_schema = agent_node.answer_schema;
+  for (const std::string& name : agent_node.tools)
+    request.tools.push_back(spec->FindTool(name)->spec());
+  const std::vector<std::string> questions = {"Where is my order A1001?", "Has B2001 shipped yet?",
+                                              "Track TRK-9012 please.", "What have I ordered?",
+                                              "Can you check order C3002 for me?"};
+  PrintMachine();
+  std::vector<double> ms;
+  int64_t prompt_tokens = 0, output_tokens = 0, calls = 0, forced = 0;
+  for (int64_t i = 0; i < repeats + 1; ++i) {
+    const std::string& q = questions[static_cast<size_t>(i) % questions.size()];
+    request.messages = {{"system", agent_node.system, {}, "", ""},
+                        {"user", "Customer account: alice\nQuestion: " + q + "\n", {}, "", ""}};
+    const auto start = std::chrono::steady_clock::now();
+    StatusOr<workflows::AgentResponse> r = (*model)->Generate(request);
+    const double elapsed =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    if (!r.ok()) return Failure(cmd, r.status().ToString());
+    if (i == 0) continue;  // warm-up: first-visit masks, allocator
+    ms.push_back(elapsed);
+    prompt_tokens += r->stats.input_tokens;
+    output_tokens += r->stats.output_tokens;
+    calls += r->stats.model_calls;
+    forced += r->stats.forced_tokens;
+  }
+  std::sort(ms.begin(), ms.end());
+  const double n = static_cast<double>(ms.size());
+  std::printf("workflow %s, node %s, model %s (gen_length %d, block %d, threshold %s)\n",
+              workflow.c_str(), node_id.c_str(), model_path.c_str(), spec->model.gen_length,
+              spec->model.block_length,
+              spec->model.threshold ? std::to_string(*spec->model.threshold).c_str() : "none");
+  std::printf("per round: prompt %.0f tokens, turn %.1f tokens (%.1f forced), %.1f model calls\n",
+              prompt_tokens / n, output_tokens / n, forced / n, calls / n);
+  std::printf("round latency: p50 %.1f ms, p90 %.1f ms, min %.1f ms over %zu rounds\n",
+              ms[ms.size() / 2], ms[static_cast<size_t>(0.9 * (n - 1))], ms.front(), ms.size());
+  return kExitOk;
+}
+
 int RunBench(const std::vector<std::string>& args) {
   const char* help =
       "usage: quicksilver bench SUBCOMMAND [flags]\n\nsubcommands:\n"
       "  load      load time and peak memory of a checkpoint\n"
-      "  denoise   ms per denoising step and tokens/s of a fixed schedule\n";
-  if (args.empty()) return UsageError("bench", "missing subcommand (load, denoise)");
+      "  denoise   ms per denoising step and tokens/s of a fixed schedule\n"
+      "  agent     latency of one agent round (constrained tool call)\n";
+  if (args.empty()) return UsageError("bench", "missing subcommand (load, denoise, agent)");
   if (args[0] == "--help" || args[0] == "-h") {
     std::printf("%s", help);
     return kExitOk;
   }
   if (args[0] == "load") return RunBenchLoad({args.begin() + 1, args.end()});
   if (args[0] == "denoise") return RunBenchDenoise({args.begin() + 1, args.end()});
+  if (args[0] == "agent") return RunBenchAgent({args.begin() + 1, args.end()});
   return UsageError("bench", "unknown subcommand '" + args[0] + "'");
 }
 

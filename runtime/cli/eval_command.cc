@@ -8,6 +8,7 @@
 //   exact_arguments   over the tasks whose first turn is a call: tools and arguments exact
 //   answer_accuracy   the run finished and its answer holds every expected string
 //                     (case-insensitive) and, for document answers, the expected citations
+//   retrieval_answer_accuracy  the same over the document (retrieval QA) tasks only
 //   round_latency_ms  per model turn (one agent round), p50 and p90
 #include <unistd.h>
 
@@ -73,6 +74,8 @@ double Percentile(std::vector<double> values, double q) {
 
 struct Score {
   int tasks = 0, selected = 0, call_tasks = 0, exact = 0, answered = 0, finished = 0;
+  // Tasks whose expectation has citations (retrieval QA): gold span and citation.
+  int retrieval_tasks = 0, retrieval_answered = 0;
 };
 
 }  // namespace
@@ -193,6 +196,10 @@ int RunEval(const std::vector<std::string>& args) {
     score.call_tasks += expects_call;
     score.exact += exact;
     score.answered += answered;
+    if (expect.contains("citations")) {
+      ++score.retrieval_tasks;
+      score.retrieval_answered += answered;
+    }
     if (verbose) {
       std::fprintf(
           stderr, "%4d %s %s %s  %s -> %s%s\n", n, selected ? "tool:ok " : "tool:BAD",
@@ -213,16 +220,19 @@ int RunEval(const std::vector<std::string>& args) {
   if (score.tasks == 0) return Failure(cmd, set_path + " has no tasks");
 
   auto frac = [](int a, int b) { return b == 0 ? 0.0 : static_cast<double>(a) / b; };
-  const json out = {{"tasks", score.tasks},
-                    {"finished", score.finished},
-                    {"tool_selection", frac(score.selected, score.tasks)},
-                    {"exact_arguments", frac(score.exact, score.call_tasks)},
-                    {"answer_accuracy", frac(score.answered, score.tasks)},
-                    {"model_turns", recorder.latencies_ms.size()},
-                    {"round_latency_ms_p50", Percentile(recorder.latencies_ms, 0.5)},
-                    {"round_latency_ms_p90", Percentile(recorder.latencies_ms, 0.9)},
-                    {"model", model_path},
-                    {"set", set_path}};
+  const json out = {
+      {"tasks", score.tasks},
+      {"finished", score.finished},
+      {"tool_selection", frac(score.selected, score.tasks)},
+      {"exact_arguments", frac(score.exact, score.call_tasks)},
+      {"answer_accuracy", frac(score.answered, score.tasks)},
+      {"retrieval_answer_accuracy", frac(score.retrieval_answered, score.retrieval_tasks)},
+      {"retrieval_tasks", score.retrieval_tasks},
+      {"model_turns", recorder.latencies_ms.size()},
+      {"round_latency_ms_p50", Percentile(recorder.latencies_ms, 0.5)},
+      {"round_latency_ms_p90", Percentile(recorder.latencies_ms, 0.9)},
+      {"model", model_path},
+      {"set", set_path}};
   if (json_output) {
     std::printf("%s\n", out.dump().c_str());
   } else {
@@ -231,12 +241,14 @@ int RunEval(const std::vector<std::string>& args) {
         "  tool selection    %.3f  (%d/%d)\n"
         "  exact arguments   %.3f  (%d/%d tasks whose first turn is a call)\n"
         "  answer accuracy   %.3f  (%d/%d)\n"
+        "  retrieval answers %.3f  (%d/%d with the gold span and its citation)\n"
         "  latency per round p50 %.1f ms, p90 %.1f ms over %zu model turns\n",
         score.tasks, score.finished, model_path.c_str(), frac(score.selected, score.tasks),
         score.selected, score.tasks, frac(score.exact, score.call_tasks), score.exact,
         score.call_tasks, frac(score.answered, score.tasks), score.answered, score.tasks,
-        Percentile(recorder.latencies_ms, 0.5), Percentile(recorder.latencies_ms, 0.9),
-        recorder.latencies_ms.size());
+        frac(score.retrieval_answered, score.retrieval_tasks), score.retrieval_answered,
+        score.retrieval_tasks, Percentile(recorder.latencies_ms, 0.5),
+        Percentile(recorder.latencies_ms, 0.9), recorder.latencies_ms.size());
   }
   return kExitOk;
 }

@@ -101,7 +101,32 @@ for path in sys.argv[1:]:
 assert calls > 0, "no run called a tool"
 PY
 
-# 5. Without --model the built-in model is used; a checkout without it says so.
+# 5. The multi-node graph (examples/triage.yaml: llm nodes, a router, a map over the
+#    ticket's questions, a draft/review cycle bounded by max_steps, a human node) over a
+#    random model with a small vocabulary (tests/data/tokenizer-small): the run takes whichever path
+#    the (nonsense) classification picks and ends finished, paused for a person, or at
+#    max_steps; every llm output is valid against its node's schema.
+small_tokenizer=$src/tests/data/tokenizer-small  # the embedded model's BPE (2.5k ids)
+for seed in 1 2 3; do
+  sed -e "s/127.0.0.1:8765/127.0.0.1:$port/g" "$src/examples/triage.yaml" >"$work/triage.yaml"
+  out=$("$bin" run "$work/triage.yaml" --input ticket="My order C3002 is late. Can I get a refund?" \
+    --input customer=carol --model random --tokenizer "$small_tokenizer" --model-seed $seed \
+    --runs-dir "$runs" --json 2>/dev/null)
+  id=$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["run_id"])' 2>/dev/null)
+  python3 - "$runs/$id/trace.jsonl" "$out" <<'PY' && echo "ok   triage graph (seed $seed)" || fail "triage seed $seed: $out"
+import json, sys
+r = json.loads(sys.argv[2])
+assert r["status"] in ("finished", "paused") or "max_steps" in r.get("error", ""), r
+events = [json.loads(line) for line in open(sys.argv[1])]
+nodes = [e["qs.node.id"] for e in events if e["event"] == "node.start"]
+assert nodes[0] == "classify" and "route" in nodes, nodes
+if r["status"] == "finished":
+  assert isinstance(r["outputs"]["reply"], str) and r["outputs"]["category"] in ("order", "shipping", "billing", "other")
+  assert "answer_questions" in nodes and "write_draft" in nodes and "review" in nodes, nodes
+PY
+done
+
+# 6. Without --model the built-in model is used; a checkout without it says so.
 QS_BUILTIN_MODEL=$work/no-such-model "$bin" run "$src/examples/order_support.yaml" \
   --input question=hi --runs-dir "$runs" 2>&1 | grep -q "does not exist" \
   && echo "ok   missing built-in model reported" || fail "missing built-in model"

@@ -604,22 +604,28 @@ Status Trainer::Prepare() {
   groups.emplace_back(no_decay, group_options(0.0));
   optimizer_ = std::make_unique<torch::optim::AdamW>(groups, AdamWOptions(o_.lr));
 
-  if (o_.resume) {
+  const bool warm_start = !o_.resume && !o_.init_from.empty();
+  if (o_.resume || warm_start) {
+    const std::string path =
+        (warm_start ? o_.init_from + "/train_state" : state_dir_) + "/weights.pt";
+    if (!std::filesystem::exists(path)) {
+      return NotFound(path + " does not exist (--init-from needs an earlier run's output folder)");
+    }
     std::vector<at::Tensor> saved;
-    torch::load(saved, state_dir_ + "/weights.pt");
+    torch::load(saved, path);
     if (saved.size() != params_.size()) {
-      return InvalidArgument(state_dir_ + "/weights.pt: " + std::to_string(saved.size()) +
+      return InvalidArgument(path + ": " + std::to_string(saved.size()) +
                              " tensors, the model has " + std::to_string(params_.size()));
     }
     at::NoGradGuard no_grad;
     for (size_t i = 0; i < saved.size(); ++i) {
       if (!saved[i].sizes().equals(params_[i].sizes())) {
-        return InvalidArgument(state_dir_ + "/weights.pt: tensor " + std::to_string(i) +
-                               " has the wrong shape");
+        return InvalidArgument(path + ": tensor " + std::to_string(i) +
+                               " has the wrong shape (same --hidden/--layers/--ffn/tokenizer?)");
       }
       params_[i].copy_(saved[i]);
     }
-    torch::load(*optimizer_, state_dir_ + "/optimizer.pt");
+    if (o_.resume) torch::load(*optimizer_, state_dir_ + "/optimizer.pt");
   }
   return Status::Ok();
 }

@@ -57,6 +57,11 @@ struct TrainOptions {
   // as the canvas is longer than the trained responses.
   int64_t tail_pad = 64;
 
+  // A new run (not --resume) may start from the fp32 weights of an earlier run's output
+  // folder (OUT/train_state/weights.pt, same shape) instead of a random initialization;
+  // the optimizer state and the schedule start fresh.
+  std::string init_from;
+
   // How it runs (free to change on resume).
   bool resume = false;
   int64_t save_every = 500;  // checkpoint every N steps (0: only at the end)

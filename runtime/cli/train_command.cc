@@ -44,6 +44,8 @@ int RunTrain(const std::vector<std::string>& args) {
   flags.Int("stop-at", &o.stop_at,
             "Stop after this step with a checkpoint, to continue later with --resume (0 = off)");
   flags.String("save-dtype", &o.save_dtype, "model.safetensors dtype: bfloat16 or float32");
+  flags.String("init-from", &o.init_from,
+               "Start a new run from an earlier run's weights (its --out folder)");
   flags.Int("threads", &o.threads,
             "LibTorch intra-op threads (0 = the default: QS_NUM_THREADS, else 1; matrix "
             "products use OpenBLAS's own threads)");

@@ -279,6 +279,37 @@ TEST_F(TrainTest, ResumeRepeatsAnUninterruptedRun) {
       << fresh.status().message();
 }
 
+// --init-from: a new run starts from an earlier run's weights (fresh optimizer and
+// schedule), so its first losses are those of a trained model, not of a random one.
+TEST_F(TrainTest, InitFromStartsFromEarlierWeights) {
+  TrainOptions first = TinyOptions(*tokenizer_, corpus_->path, Root() + "/init_a");
+  first.steps = 120;
+  first.warmup = 10;
+  first.lr = 3e-3;
+  StatusOr<TrainResult> a = Train(first);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  TrainOptions cold = TinyOptions(*tokenizer_, corpus_->path, Root() + "/init_cold");
+  cold.steps = 5;
+  TrainOptions warm = cold;
+  warm.out_dir = Root() + "/init_warm";
+  warm.init_from = first.out_dir;
+  StatusOr<TrainResult> c = Train(cold);
+  StatusOr<TrainResult> w = Train(warm);
+  ASSERT_TRUE(c.ok() && w.ok()) << c.status().ToString() << w.status().ToString();
+  const double trained = Mean(a->losses, 110, 120);
+  std::printf("first losses: cold %.4f, warm %.4f; end of the earlier run %.4f\n",
+              Mean(c->losses, 0, 5), Mean(w->losses, 0, 5), trained);
+  EXPECT_LT(Mean(w->losses, 0, 5), Mean(c->losses, 0, 5) / 5);
+  EXPECT_LT(Mean(w->losses, 0, 5), trained * 3);
+  TrainOptions missing = cold;
+  missing.out_dir = Root() + "/init_missing";
+  missing.init_from = Root() + "/no_such_run";
+  StatusOr<TrainResult> m = Train(missing);
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.status().message().find("no_such_run/train_state/weights.pt"), std::string::npos)
+      << m.status().message();
+}
+
 TEST_F(TrainTest, MalformedCorpusLinesAreNamed) {
   struct Case {
     std::string third_line;

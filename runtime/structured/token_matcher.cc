@@ -29,7 +29,9 @@ bool TokenMatcher::IsEos(int32_t id) const {
   return std::find(eos_ids_.begin(), eos_ids_.end(), id) != eos_ids_.end();
 }
 
-void TokenMatcher::Walk(const JsonMatcher& state, int64_t budget_tokens, uint32_t* mask) {
+void TokenMatcher::Walk(const JsonMatcher& state, int64_t budget_tokens, uint32_t* mask,
+                        int64_t* max_close) {
+  if (max_close != nullptr) *max_close = 0;
   std::memset(mask, 0, sizeof(uint32_t) * mask_words());
   const size_t levels = static_cast<size_t>(trie_.max_depth()) + 1;
   if (levels_.empty()) {
@@ -69,11 +71,12 @@ void TokenMatcher::Walk(const JsonMatcher& state, int64_t budget_tokens, uint32_
     return true;
   };
   auto accept = [&](int32_t id) {
-    if (budget_tokens >= 0) {
+    if (budget_tokens >= 0 || max_close != nullptr) {
       const JsonMatcher& m = levels_[base_[depth_now]];
       const int64_t close =
           light_[depth_now] ? m.MinBytesToCloseWithTop(tops_[depth_now]) : m.MinBytesToClose();
-      if (close > budget_tokens - 1) return;
+      if (budget_tokens >= 0 && close > budget_tokens - 1) return;
+      if (max_close != nullptr) *max_close = std::max(*max_close, close);
     }
     SetBit(mask, id);
   };
@@ -88,16 +91,34 @@ void TokenMatcher::FillMask(const JsonMatcher& state, uint32_t* mask) {
   state.AppendFingerprint(&key_);
   auto it = cache_.find(key_);
   if (it != cache_.end()) {
-    std::memcpy(mask, it->second.data(), sizeof(uint32_t) * mask_words());
+    std::memcpy(mask, it->second.bits.data(), sizeof(uint32_t) * mask_words());
     return;
   }
   Walk(state, -1, mask);
   if (cache_.size() >= kMaxCacheEntries) cache_.clear();
-  cache_.emplace(key_, std::vector<uint32_t>(mask, mask + mask_words()));
+  cache_[key_] = CachedMask{std::vector<uint32_t>(mask, mask + mask_words()), -1};
 }
 
 void TokenMatcher::FillMaskWithBudget(const JsonMatcher& state, int64_t budget_tokens,
                                       uint32_t* mask) {
+  key_.clear();
+  state.AppendFingerprint(&key_);
+  auto it = cache_.find(key_);
+  if (it == cache_.end() || it->second.max_close < 0) {
+    int64_t max_close = 0;
+    Walk(state, -1, mask, &max_close);
+    if (cache_.size() >= kMaxCacheEntries) cache_.clear();
+    it = cache_
+             .insert_or_assign(
+                 key_, CachedMask{std::vector<uint32_t>(mask, mask + mask_words()), max_close})
+             .first;
+  }
+  // EOS (allowed on a complete document) needs budget_tokens >= 1; every other allowed token
+  // needs its closing distance <= budget_tokens - 1.
+  if (budget_tokens >= 1 && it->second.max_close <= budget_tokens - 1) {
+    std::memcpy(mask, it->second.bits.data(), sizeof(uint32_t) * mask_words());
+    return;
+  }
   Walk(state, budget_tokens, mask);
 }
 

@@ -35,7 +35,10 @@ class TokenMatcher {
   // Fills mask_words() words for the state (cached by its fingerprint).
   void FillMask(const JsonMatcher& state, uint32_t* mask);
   // As FillMask, keeping only tokens after which at most budget_tokens - 1 further tokens
-  // can close the document (EOS needs budget_tokens >= 1). Not cached.
+  // can close the document (EOS needs budget_tokens >= 1). Cached like FillMask, with the
+  // largest closing distance any allowed token leads to: while the budget cannot bind
+  // (budget_tokens - 1 >= that distance) the cached mask is the answer; only near the end
+  // of the budget is the trie walked with the budget applied.
   void FillMaskWithBudget(const JsonMatcher& state, int64_t budget_tokens, uint32_t* mask);
   // Advances the state by a token's bytes; false (state unchanged) when rejected. An EOS
   // token is accepted only when the state is complete, and leaves it unchanged.
@@ -46,7 +49,15 @@ class TokenMatcher {
   const std::vector<int32_t>& TokensWithBytes(const std::string& bytes) const;
 
  private:
-  void Walk(const JsonMatcher& state, int64_t budget_tokens, uint32_t* mask);
+  // Fills the mask by walking the trie. budget_tokens < 0: no budget. max_close, when not
+  // null, receives the largest MinBytesToClose after any accepted (non-EOS) token.
+  void Walk(const JsonMatcher& state, int64_t budget_tokens, uint32_t* mask,
+            int64_t* max_close = nullptr);
+
+  struct CachedMask {
+    std::vector<uint32_t> bits;  // without a budget
+    int64_t max_close = -1;      // -1: not computed (the entry came from FillMask)
+  };
 
   std::vector<std::string> token_bytes_;
   std::vector<int32_t> eos_ids_;
@@ -59,7 +70,7 @@ class TokenMatcher {
   std::vector<int> base_;
   std::vector<bool> light_;
   std::vector<bool> plain_;
-  std::unordered_map<std::string, std::vector<uint32_t>> cache_;
+  std::unordered_map<std::string, CachedMask> cache_;
   std::unordered_map<std::string, std::vector<int32_t>> by_bytes_;
   std::string key_;
 };

@@ -433,17 +433,21 @@ TEST(TokenMatcher, MaskMatchesTokenByTokenCheck) {
       }
     }
     EXPECT_EQ(differences, 0);
-    // With a tight budget: only tokens after which the rest still fits.
-    const int64_t budget = m.MinBytesToClose() + 2;
-    tm->FillMaskWithBudget(m, budget, mask.data());
-    for (int32_t id = 0; id < tm->vocab_size(); ++id) {
-      JsonMatcher t = m;
-      const bool expected =
-          tm->AcceptToken(&t, id) && (tm->IsEos(id) || t.MinBytesToClose() <= budget - 1);
-      const bool got = (mask[id >> 5] >> (id & 31)) & 1;
-      if (expected != got && ++differences <= 3) {
-        ADD_FAILURE() << "schema " << p.schema << " prefix " << p.prefix << " token " << id << " '"
-                      << tok->TokenBytes(id) << "': walk " << got << ", direct " << expected;
+    // With a budget: only tokens after which the rest still fits. Loose budgets first (the
+    // cached mask is the answer while the budget cannot bind), then tight ones (a walk).
+    const int64_t close = m.MinBytesToClose();
+    for (int64_t budget : {close + 1000, close + 2, close + 1000, close + 1, close}) {
+      tm->FillMaskWithBudget(m, budget, mask.data());
+      for (int32_t id = 0; id < tm->vocab_size(); ++id) {
+        JsonMatcher t = m;
+        const bool expected = tm->AcceptToken(&t, id) &&
+                              (tm->IsEos(id) ? budget >= 1 : t.MinBytesToClose() <= budget - 1);
+        const bool got = (mask[id >> 5] >> (id & 31)) & 1;
+        if (expected != got && ++differences <= 3) {
+          ADD_FAILURE() << "schema " << p.schema << " prefix " << p.prefix << " budget " << budget
+                        << " token " << id << " '" << tok->TokenBytes(id) << "': walk " << got
+                        << ", direct " << expected;
+        }
       }
     }
     EXPECT_EQ(differences, 0);

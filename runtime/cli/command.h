@@ -9,6 +9,7 @@
 
 #include "base/status.h"
 #include "runtime/flags.h"
+#include "workflows/workflow_spec.h"
 
 namespace qs::agent {
 class DiffusionAgentModel;
@@ -43,6 +44,10 @@ int ParseFlags(FlagSet& flags, const std::vector<std::string>& args);
 // folder (random weights, for tests). Defined in run_command.cc.
 StatusOr<std::unique_ptr<agent::DiffusionAgentModel>> LoadCliAgentModel(
     const std::string& path, const std::string& tokenizer_dir, int64_t seed);
+
+// Workflow loading options for the CLI: every JSON Schema in the file is compiled, so an
+// invalid or unsupported schema is reported before a run. Defined in validate_command.cc.
+workflows::WorkflowOptions CliWorkflowOptions();
 
 // Subcommand entry points (one file each).
 int RunInfo(const std::vector<std::string>& args);

@@ -131,12 +131,8 @@ int RunEval(const std::vector<std::string>& args) {
     }
     const std::string workflow = (set_dir / task["workflow"].get<std::string>()).string();
     if (!specs.count(workflow)) {
-      workflows::WorkflowOptions wo;
-      wo.check_schema = [](const json& schema) -> std::string {
-        StatusOr<json_schema::Schema> compiled = json_schema::Compile(schema);
-        return compiled.ok() ? "" : compiled.status().message();
-      };
-      StatusOr<workflows::WorkflowSpec> spec = workflows::LoadWorkflowFile(workflow, wo);
+      StatusOr<workflows::WorkflowSpec> spec =
+          workflows::LoadWorkflowFile(workflow, CliWorkflowOptions());
       if (!spec.ok()) return Failure(cmd, spec.status().ToString());
       if (!tool_base.empty()) {
         if (Status s = workflows::RebaseHttpTools(&*spec, tool_base); !s.ok()) {

@@ -19,11 +19,7 @@ namespace {
 // Validates a workflow file with full schema compilation; prints the problems.
 std::optional<workflows::WorkflowSpec> LoadSpec(const std::string& command,
                                                 const std::string& path) {
-  workflows::WorkflowOptions options;
-  options.check_schema = [](const nlohmann::json& schema) -> std::string {
-    StatusOr<json_schema::Schema> compiled = json_schema::Compile(schema);
-    return compiled.ok() ? "" : compiled.status().message();
-  };
+  const workflows::WorkflowOptions options = CliWorkflowOptions();
   workflows::WorkflowValidation v = workflows::ValidateWorkflowFile(path, options);
   if (!v.spec) {
     for (const workflows::Diagnostic& d : v.diagnostics) {

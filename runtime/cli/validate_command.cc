@@ -23,11 +23,7 @@ int RunValidate(const std::vector<std::string>& args) {
 
   // Every schema in the file (tool parameters, output schemas, llm schemas) must compile
   // for the constrained decoder: unsupported keywords are reported here, before a run.
-  workflows::WorkflowOptions options;
-  options.check_schema = [](const nlohmann::json& schema) -> std::string {
-    StatusOr<json_schema::Schema> compiled = json_schema::Compile(schema);
-    return compiled.ok() ? "" : compiled.status().message();
-  };
+  const workflows::WorkflowOptions options = CliWorkflowOptions();
   bool all_valid = true;
   nlohmann::json all = nlohmann::json::array();
   for (const std::string& path : flags.positional()) {
@@ -52,6 +48,15 @@ int RunValidate(const std::vector<std::string>& args) {
   // JSON mode prints only the array, so that it can be piped into other tools.
   if (json_output) std::printf("%s\n", all.dump(2).c_str());
   return all_valid ? kExitOk : kExitFailure;
+}
+
+workflows::WorkflowOptions CliWorkflowOptions() {
+  workflows::WorkflowOptions options;
+  options.check_schema = [](const nlohmann::json& schema) -> std::string {
+    StatusOr<json_schema::Schema> compiled = json_schema::Compile(schema);
+    return compiled.ok() ? "" : compiled.status().message();
+  };
+  return options;
 }
 
 }  // namespace qs::cli

@@ -818,6 +818,9 @@ int main(int argc, char** argv) {
     qs::model::BpeTrainerOptions bpe;
     bpe.vocab_size = f.vocab_size;
     bpe.special_tokens = {"<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|mask|>"};
+    // Ids, names and carriers are copied from questions and tool results into calls and
+    // answers: they must be the same tokens in both places.
+    bpe.split_pattern = qs::model::kCopyFriendlySplitPattern;
     StatusOr<std::string> tokenizer = qs::model::TrainByteLevelBpe(texts, bpe);
     if (!tokenizer.ok()) return Fail(tokenizer.status().ToString());
     fs::create_directories(f.out + "/tokenizer");

@@ -29,14 +29,18 @@
 
 namespace qs::model {
 
+// Qwen2's pre-tokenizer Split pattern, as its tokenizer.json spells it (Oniguruma syntax;
+// split_regex.h runs it on RE2).
+const char kQwen2SplitPattern[] =
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+
+const char kCopyFriendlySplitPattern[] =
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|\p{L}+ ?|\p{N}|[^\s\p{L}\p{N}]+ ?[\r\n]*|\s*[\r\n]+|\s+)";
+
 namespace {
 
 using OrderedJson = nlohmann::ordered_json;
 
-// Qwen2's pre-tokenizer Split pattern, as its tokenizer.json spells it (Oniguruma syntax;
-// split_regex.h runs it on RE2).
-constexpr char kQwen2Pattern[] =
-    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 
 // The loader keeps ids below 2^24 (tokenizer.cc).
 constexpr int64_t kMaxVocabSize = int64_t{1} << 24;
@@ -83,7 +87,8 @@ OrderedJson ByteLevelStep() {
 // tokens (ids after the vocabulary). Keys in the order Hugging Face writes them.
 std::string WriteTokenizerJson(const std::vector<std::string>& tokens,
                                const std::vector<std::pair<int32_t, int32_t>>& merges,
-                               const std::vector<std::string>& special_tokens) {
+                               const std::vector<std::string>& special_tokens,
+                               const std::string& split_pattern) {
   OrderedJson root;
   root["version"] = "1.0";
   root["truncation"] = nullptr;
@@ -104,7 +109,7 @@ std::string WriteTokenizerJson(const std::vector<std::string>& tokens,
   root["normalizer"] = {{"type", "NFC"}};
   OrderedJson split;
   split["type"] = "Split";
-  split["pattern"] = {{"Regex", kQwen2Pattern}};
+  split["pattern"] = {{"Regex", split_pattern}};
   split["behavior"] = "Isolated";
   split["invert"] = false;
   OrderedJson pre;
@@ -171,10 +176,11 @@ Status CheckOptions(const BpeTrainerOptions& options) {
 // but with the special tokens), so training sees exactly the pieces Encode will see.
 StatusOr<std::vector<std::pair<std::string, int64_t>>> CountWords(
     const std::vector<std::string>& texts, const std::vector<std::string>& byte_tokens,
-    const std::vector<std::string>& special_tokens) {
-  QS_ASSIGN_OR_RETURN(
-      std::unique_ptr<Tokenizer> pipeline,
-      Tokenizer::FromJson(WriteTokenizerJson(byte_tokens, {}, special_tokens), "bpe trainer"));
+    const std::vector<std::string>& special_tokens, const std::string& split_pattern) {
+  QS_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> pipeline,
+                      Tokenizer::FromJson(
+                          WriteTokenizerJson(byte_tokens, {}, special_tokens, split_pattern),
+                          "bpe trainer"));
   // PreTokenize gives a special token as its content. Any piece equal to a special token's
   // content is one: the text around it was cut at every occurrence before splitting.
   const std::unordered_set<std::string> specials(special_tokens.begin(), special_tokens.end());
@@ -374,12 +380,15 @@ StatusOr<std::string> TrainByteLevelBpe(const std::vector<std::string>& texts,
                                         const BpeTrainerOptions& options) {
   QS_RETURN_IF_ERROR(CheckOptions(options));
   std::vector<std::string> byte_tokens = ByteTokens();
-  QS_ASSIGN_OR_RETURN(auto words, CountWords(texts, byte_tokens, options.special_tokens));
+  const std::string pattern =
+      options.split_pattern.empty() ? std::string(kQwen2SplitPattern) : options.split_pattern;
+  QS_ASSIGN_OR_RETURN(auto words,
+                      CountWords(texts, byte_tokens, options.special_tokens, pattern));
   Trainer trainer(std::move(byte_tokens), std::max<int64_t>(1, options.min_frequency));
   trainer.SetWords(words);
   words.clear();
   trainer.Run(static_cast<size_t>(options.vocab_size) - options.special_tokens.size());
-  return WriteTokenizerJson(trainer.tokens(), trainer.merges(), options.special_tokens);
+  return WriteTokenizerJson(trainer.tokens(), trainer.merges(), options.special_tokens, pattern);
 }
 
 }  // namespace qs::model

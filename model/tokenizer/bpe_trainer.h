@@ -10,7 +10,7 @@
 // symbols over all words is merged into a new token until the vocabulary is full.
 //
 // The tokenizer.json written:
-//   - normalizer NFC; pre_tokenizer Sequence [Split with Qwen2's regex (Isolated),
+//   - normalizer NFC; pre_tokenizer Sequence [Split with options.split_pattern (Isolated),
 //     ByteLevel (no prefix space, no regex)]; decoder ByteLevel; model BPE;
 //   - model.vocab: ids 0..255 are the single-byte tokens in the order of GPT-2's
 //     bytes_to_unicode (the printable bytes '!'..'~', 0xA1..0xAC, 0xAE..0xFF first, then the
@@ -41,7 +41,20 @@ struct BpeTrainerOptions {
   // the training texts are cut out first (as Encode does), so they never take part in a
   // merge. Must be non-empty, distinct, valid UTF-8.
   std::vector<std::string> special_tokens;
+  // The pre-tokenizer's Split regex (Oniguruma syntax, as tokenizer.json spells it; it must
+  // compile on RE2 as split_regex.h runs it). Empty: Qwen2's pattern.
+  std::string split_pattern;
 };
+
+// Qwen2's Split pattern: a word takes the character before it (" order", "\"alice").
+extern const char kQwen2SplitPattern[];
+
+// A pattern for models that copy values between prose and JSON (ids, names, carriers from
+// a question or a tool result into a tool call or an answer): a word never takes the
+// character before it, only one trailing space ("order ", "T", "5", "alice"), and digits
+// stay single. So "alice" is the same token in `account: alice` and in `"alice"`, where
+// Qwen2's pattern makes " alice" and "\"alice" two unrelated tokens.
+extern const char kCopyFriendlySplitPattern[];
 
 // Trains on `texts` and returns the tokenizer.json text. Deterministic: the same texts and
 // options give byte-identical output (ties between equally frequent pairs go to the pair

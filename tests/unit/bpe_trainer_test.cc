@@ -189,6 +189,46 @@ TEST(BpeTrainer, SpecialTokensAreSingleIdsAndNeverMerged) {
   }
 }
 
+// The copy-friendly pattern: a value is the same ids in prose and inside a JSON string, so a
+// model copies it token by token; Qwen2's pattern glues the quote or space to the word.
+TEST(BpeTrainer, CopyFriendlyPatternKeepsValuesTheSameInProseAndJson) {
+  std::vector<std::string> texts = Corpus();
+  for (int i = 0; i < 50; ++i) {
+    texts.push_back("Customer account: alice\nQuestion: Where is order T5389 for alice today?");
+    texts.push_back("{\"customer\":\"alice\",\"order_id\":\"T5389\",\"city\":\"Berlin\"}");
+  }
+  BpeTrainerOptions options;
+  options.vocab_size = 400;
+  options.special_tokens = kSpecials;
+  options.split_pattern = kCopyFriendlySplitPattern;
+  StatusOr<std::string> json = TrainByteLevelBpe(texts, options);
+  ASSERT_TRUE(json.ok()) << json.status().ToString();
+  EXPECT_NE(json->find("\\p{L}+ ?"), std::string::npos);  // written into tokenizer.json
+  std::unique_ptr<Tokenizer> copy_friendly = Load(*json);
+  std::unique_ptr<Tokenizer> qwen2 = Load(Train(texts, 400));
+  ASSERT_TRUE(copy_friendly && qwen2);
+  const auto contains = [](const std::vector<int32_t>& haystack,
+                           const std::vector<int32_t>& needle) {
+    return std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end()) !=
+           haystack.end();
+  };
+  for (const std::string value : {"alice", "T5389", "Berlin"}) {
+    const std::vector<int32_t> ids = copy_friendly->Encode(value);
+    EXPECT_TRUE(contains(copy_friendly->Encode("Customer account: " + value + "\n"), ids)) << value;
+    EXPECT_TRUE(contains(copy_friendly->Encode("{\"x\":\"" + value + "\"}"), ids)) << value;
+    EXPECT_TRUE(contains(copy_friendly->Encode("Is " + value + ", or not"), ids)) << value;
+    for (const std::string& text : texts) {
+      EXPECT_EQ(copy_friendly->Decode(copy_friendly->Encode(text)), text);
+    }
+  }
+  // Qwen2's pattern: "\"alice" is one pre-token, so the JSON form does not contain the
+  // prose form's ids.
+  EXPECT_FALSE(contains(qwen2->Encode("{\"x\":\"alice\"}"), qwen2->Encode(" alice")));
+  // A pattern RE2 cannot run is an error, not a silent fallback.
+  options.split_pattern = "(?<=x)y";
+  EXPECT_FALSE(TrainByteLevelBpe(texts, options).ok());
+}
+
 TEST(BpeTrainer, FrequentWordsBecomeSingleTokens) {
   const Tokenizer* t = Default().tokenizer.get();
   ASSERT_NE(t, nullptr);

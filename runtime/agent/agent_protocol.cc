@@ -1,6 +1,8 @@
 #include "runtime/agent/agent_protocol.h"
 
+#include <initializer_list>
 #include <set>
+#include <tuple>
 
 namespace qs::agent {
 
@@ -53,6 +55,99 @@ json MoveRefs(const json& schema, const std::string& prefix) {
 }
 
 std::string CompactSchema(const json& schema) { return schema.dump(); }
+
+bool OnlyKeys(const json& object, std::initializer_list<const char*> allowed) {
+  for (auto it = object.begin(); it != object.end(); ++it) {
+    bool ok = false;
+    for (const char* key : allowed) ok = ok || it.key() == key;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string NumberText(const json& value) { return value.dump(); }
+
+// One parameter of a flat tool schema as text: `name?: type constraints (description)`, or
+// "" when the property is not a plain scalar (the caller then writes the schema as JSON).
+std::string ParameterText(const std::string& name, const json& schema, bool required) {
+  if (!schema.is_object() ||
+      !OnlyKeys(schema, {"type", "description", "enum", "pattern", "format", "minimum",
+                         "maximum", "minLength", "maxLength"})) {
+    return "";
+  }
+  std::string type;
+  if (schema.contains("enum")) {
+    if (!schema["enum"].is_array() || schema["enum"].empty()) return "";
+    for (const json& v : schema["enum"]) type += (type.empty() ? "" : "|") + v.dump();
+  } else {
+    const json t = schema.value("type", json());
+    if (!t.is_string()) return "";
+    type = t.get<std::string>();
+    if (type != "string" && type != "integer" && type != "number" && type != "boolean") {
+      return "";
+    }
+  }
+  std::string out = name + (required ? ": " : "?: ") + type;
+  if (schema.contains("pattern")) {
+    if (!schema["pattern"].is_string()) return "";
+    out += " matching " + schema["pattern"].get<std::string>();
+  }
+  if (schema.contains("format")) {
+    if (!schema["format"].is_string()) return "";
+    out += " (" + schema["format"].get<std::string>() + ")";
+  }
+  for (const auto& [low, high, what] :
+       {std::tuple{"minimum", "maximum", ""}, std::tuple{"minLength", "maxLength", "length "}}) {
+    const bool has_low = schema.contains(low), has_high = schema.contains(high);
+    if ((has_low && !schema[low].is_number()) || (has_high && !schema[high].is_number())) {
+      return "";
+    }
+    if (has_low && has_high) {
+      out += std::string(" ") + what + NumberText(schema[low]) + ".." + NumberText(schema[high]);
+    } else if (has_low) {
+      out += std::string(" ") + what + ">= " + NumberText(schema[low]);
+    } else if (has_high) {
+      out += std::string(" ") + what + "<= " + NumberText(schema[high]);
+    }
+  }
+  if (schema.contains("description")) {
+    if (!schema["description"].is_string()) return "";
+    out += " - " + schema["description"].get<std::string>();
+  }
+  return out;
+}
+
+// A tool's parameters in the system prompt. A flat object schema (closed, scalar properties)
+// is written as a signature, `(order_id: string matching ^[A-Z][0-9]{4}$; limit?: integer
+// 1..50)`, a third of its JSON's tokens; anything else as compact JSON. The constraint
+// enforces the schema either way; the listing only has to tell the model what to write.
+std::string ParametersText(const json& schema) {
+  if (schema.is_null()) return "()";
+  const bool flat = schema.is_object() &&
+                    OnlyKeys(schema, {"type", "properties", "required",
+                                      "additionalProperties"}) &&
+                    schema.value("type", json()) == "object" &&
+                    schema.value("additionalProperties", json()) == false &&
+                    schema.contains("properties") && schema["properties"].is_object();
+  if (flat) {
+    std::set<std::string> required;
+    if (schema.contains("required")) {
+      if (!schema["required"].is_array()) return " Parameters: " + CompactSchema(schema);
+      for (const json& r : schema["required"]) {
+        if (r.is_string()) required.insert(r.get<std::string>());
+      }
+    }
+    std::string out = "(";
+    for (auto it = schema["properties"].begin(); it != schema["properties"].end(); ++it) {
+      const std::string text = ParameterText(it.key(), it.value(), required.count(it.key()) > 0);
+      if (text.empty()) return " Parameters: " + CompactSchema(schema);
+      if (out.size() > 1) out += "; ";
+      out += text;
+    }
+    return out + ")";
+  }
+  return " Parameters: " + CompactSchema(schema);
+}
 
 // The schema a value is written against when the writer follows "properties" / "items".
 const json* Sub(const json& schema, const char* keyword, const std::string& key) {
@@ -142,12 +237,18 @@ std::string SystemPrompt(const std::string& node_system, const std::vector<tools
   if (!tools.empty()) {
     out += "Tools:\n";
     for (const tools::ToolSpec& t : tools) {
-      out += "- " + t.name + ": " + t.description + " Parameters: " + CompactSchema(t.parameters) +
-             "\n";
+      const std::string parameters = ParametersText(t.parameters);
+      // "- name(signature): description", or "- name: description Parameters: {json}".
+      if (parameters[0] == '(') {
+        out += "- " + t.name + parameters + (t.description.empty() ? "" : ": ") +
+               t.description + "\n";
+      } else {
+        out += "- " + t.name + ": " + t.description + parameters + "\n";
+      }
     }
     out +=
-        "\nReply with JSON only: {\"tool\": NAME, \"arguments\": {...}} to call a tool, a list "
-        "of such calls to run them together, or {\"answer\": ...} when you can answer.";
+        "\nReply with JSON only: {\"tool\": NAME, \"arguments\": {...}}, a list of such "
+        "calls to run together, or {\"answer\": ...}.";
   } else {
     out += "Reply with JSON only: {\"answer\": ...}.";
   }

@@ -143,9 +143,17 @@ TEST(AgentProtocolTest, ConversationForTheChatFormat) {
   std::vector<model::ChatMessage> chat = ChatMessages(request);
   ASSERT_EQ(chat.size(), 4u);
   EXPECT_EQ(chat[0].role, "system");
-  EXPECT_EQ(chat[0].content.rfind("You help shoppers.\n\nTools:\n- get_order: ", 0), 0u)
+  // Flat tool schemas are listed as signatures.
+  EXPECT_EQ(chat[0].content.rfind("You help shoppers.\n\nTools:\n"
+                                  "- get_order(order_id: string matching ^[A-Z][0-9]{4}$): "
+                                  "Look up one order by id.\n"
+                                  "- list_orders(customer: string length <= 20; limit?: integer "
+                                  "1..50): List a customer's orders.\n"
+                                  "- track_shipment(tracking_id: string length <= 16): Track a "
+                                  "shipment.\n",
+                                  0),
+            0u)
       << chat[0].content;
-  EXPECT_NE(chat[0].content.find("track_shipment"), std::string::npos);
   EXPECT_EQ(chat[2].role, "assistant");
   EXPECT_EQ(chat[2].content, R"({"tool":"get_order","arguments":{"order_id":"A1001"}})");
   EXPECT_EQ(chat[3].role, "tool");
@@ -154,6 +162,32 @@ TEST(AgentProtocolTest, ConversationForTheChatFormat) {
             std::string::npos)
       << prompt;
   EXPECT_EQ(prompt.substr(prompt.size() - 22), "<|im_start|>assistant\n");
+}
+
+// Schemas that a signature cannot say (nested objects, open objects, arrays) are listed as
+// compact JSON; descriptions, enums and formats of flat ones go into the signature.
+TEST(AgentProtocolTest, SystemPromptListsEveryToolSchema) {
+  const std::vector<tools::ToolSpec> tools = {
+      {"search", "Search.",
+       json::parse(R"({"type":"object","properties":{"query":{"type":"string",
+         "description":"Words to look for"},"since":{"type":"string","format":"date"},
+         "sort":{"enum":["new","old"]}},"required":["query"],"additionalProperties":false})")},
+      {"create", "Create.",
+       json::parse(R"({"type":"object","properties":{"tags":{"type":"array",
+         "items":{"type":"string"}}},"additionalProperties":false})")},
+      {"open", "", json::parse(R"({"type":"object","properties":{"x":{"type":"number"}}})")},
+  };
+  const std::string prompt = SystemPrompt("Be brief.", tools, json());
+  EXPECT_NE(prompt.find("- search(query: string - Words to look for; since?: string (date); "
+                        "sort?: \"new\"|\"old\"): Search.\n"),
+            std::string::npos)
+      << prompt;
+  EXPECT_NE(prompt.find("- create: Create. Parameters: {\"additionalProperties\":false,"
+                        "\"properties\":{\"tags\":{\"items\":{\"type\":\"string\"},"
+                        "\"type\":\"array\"}},\"type\":\"object\"}\n"),
+            std::string::npos)
+      << prompt;
+  EXPECT_NE(prompt.find("- open:  Parameters: {\"properties\""), std::string::npos) << prompt;
 }
 
 // A random model over Qwen2's 151k vocabulary: the constraint alone makes every turn valid.

@@ -167,6 +167,7 @@ struct JsonGrammar::Impl {
     // enum / const
     bool is_enum = false;
     std::vector<nlohmann::json> values;
+    std::vector<std::string> string_value_texts;  // compact JSON of the string values
     int literal_set = -1;
     // string
     int64_t min_len = 0;
@@ -396,6 +397,7 @@ class GrammarCompiler {
           continue;
         }
         kinds |= k;
+        if (v.is_string()) leaf.string_value_texts.push_back(v.dump());
         leaf.values.push_back(v);
       }
       leaf.kinds = kinds;
@@ -829,6 +831,17 @@ class Stepper {
     return l == nullptr || l->check_format.has_value();
   }
 
+  // See JsonMatcher::PlainStringRoom.
+  int64_t PlainRoom(const Frame& f) const {
+    if (f.phase != kContent) return -1;
+    const Impl::Leaf* l = StringLeaf(f);
+    if (l == nullptr) return JsonMatcher::kNoRoomLimit;  // keys: never plain (they keep text)
+    if (l->dfa >= 0 || l->check_format) return -1;
+    if (TracksCount(l) && f.n < l->min_len) return -1;  // closing distance still shrinks
+    if (l->max_len >= 0) return std::max<int64_t>(0, l->max_len - f.n);
+    return JsonMatcher::kNoRoomLimit;
+  }
+
   // For the token matcher's light levels: a content byte on a detached string frame.
   bool StepDetached(Frame* f, uint8_t b) const { return ContentStep(*f, nullptr, b); }
 
@@ -1159,7 +1172,59 @@ class Stepper {
     return true;
   }
 
+  // StringStep, and kAccept's early pruning: an object key that can only be a declared
+  // property must stay a prefix of an unseen property's name, and a string value captured
+  // for an enum / const must stay a prefix of a string value's compact JSON (until an
+  // escape, after which only the exact comparison at the end decides). Without it every
+  // key and enum string accepts all string content until its closing quote, and a mask
+  // there walks the whole vocabulary.
   bool StringStep(Stack* s, uint8_t b) {
+    const size_t text_before = s->text.size();
+    if (!StringStepUnpruned(s, b)) return false;
+    const Frame& f = s->frames.back();
+    if (f.kind != kString) return true;  // it ended
+    if ((f.flags & kKeyFlag) != 0 && (s->text.size() != text_before || f.phase == kUtf8) &&
+        !KeyPrefixAlive(*s)) {
+      return false;
+    }
+    if (s->capture_depth >= 0 && static_cast<int>(s->frames.size()) - 1 == s->capture_depth &&
+        !CapturePrefixAlive(*s)) {
+      return false;
+    }
+    return true;
+  }
+
+  bool KeyPrefixAlive(const Stack& s) const {
+    if (s.frames.size() < 2) return true;
+    const Frame& object = s.frames[s.frames.size() - 2];
+    if (object.kind != kObject || object.leaf < 0) return true;
+    const Impl::Leaf& l = g_.leaves[object.leaf];
+    if (g_.AltMin(l.additional_alts) < kInf) return true;  // other keys are allowed too
+    for (size_t j = 0; j < l.props.size(); ++j) {
+      if (j < 64 && ((object.bits >> j) & 1) != 0) continue;  // seen: a duplicate fails
+      const std::string& name = l.props[j].name;
+      if (name.size() < s.text.size() || name.compare(0, s.text.size(), s.text) != 0) continue;
+      const Frame& key = s.frames.back();
+      if (key.phase != kUtf8) return true;
+      // Inside a multi-byte code point: the name's next code point must be in its range.
+      size_t pos = s.text.size();
+      uint32_t cp = 0;
+      if (DecodeUtf8(name, &pos, &cp) && cp >= key.lo && cp <= key.hi) return true;
+    }
+    return false;
+  }
+
+  bool CapturePrefixAlive(const Stack& s) const {
+    if (s.capture.find('\\') != std::string::npos) return true;
+    for (const std::string& text : g_.leaves[s.capture_leaf].string_value_texts) {
+      if (text.size() >= s.capture.size() && text.compare(0, s.capture.size(), s.capture) == 0) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  bool StringStepUnpruned(Stack* s, uint8_t b) {
     Frame& f = s->frames.back();
     const bool gen = g_.generate();
     switch (f.phase) {
@@ -1655,6 +1720,11 @@ bool JsonMatcher::InPlainString() const {
 int64_t JsonMatcher::MinBytesToCloseWithTop(const Frame& top) const {
   // A string on top is never complete, so no IsComplete check is needed.
   return Stepper(grammar_->impl()).MinToClose(stacks_[0], &top);
+}
+
+int64_t JsonMatcher::PlainStringRoom() const {
+  if (!InPlainString()) return -1;
+  return Stepper(grammar_->impl()).PlainRoom(top_frame());
 }
 
 bool JsonMatcher::StepStringFrame(Frame* top, uint8_t byte) const {

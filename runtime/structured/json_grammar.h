@@ -101,6 +101,13 @@ class JsonMatcher {
   bool StepStringFrame(Frame* top, uint8_t byte) const;
   // MinBytesToClose of this InPlainString state with its top frame replaced by `top`.
   int64_t MinBytesToCloseWithTop(const Frame& top) const;
+  // For the token matcher's string fast path: when the state is string content at a code
+  // point boundary whose only limit is a count of code points (no pattern, no format, the
+  // minLength reached), every token of complete UTF-8 code points >= U+0020 without '"' or
+  // '\\' is accepted iff it has at most this many code points, and leaves MinBytesToClose
+  // unchanged. -1 when the state is not such a string (then walk the whole vocabulary).
+  int64_t PlainStringRoom() const;
+  static constexpr int64_t kNoRoomLimit = int64_t{1} << 40;
 
  private:
   std::shared_ptr<const JsonGrammar> grammar_;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "base/utf8.h"
+
 namespace qs::structured {
 
 namespace {
@@ -11,6 +13,29 @@ constexpr size_t kMaxCacheEntries = 4096;
 
 void SetBit(uint32_t* mask, int32_t id) { mask[id >> 5] |= 1u << (id & 31); }
 
+// Code points of a token that is plain string content: whole, well-formed UTF-8 code points,
+// none below U+0020, no '"' or '\\'. -1 otherwise (and for special tokens: no bytes).
+int32_t PlainCodePoints(const std::string& bytes) {
+  if (bytes.empty()) return -1;
+  int32_t count = 0;
+  size_t pos = 0;
+  while (pos < bytes.size()) {
+    uint32_t cp = 0;
+    if (!DecodeUtf8(bytes, &pos, &cp) || cp < 0x20 || cp == '"' || cp == '\\') return -1;
+    ++count;
+  }
+  return count;
+}
+
+// The token bytes with the plain string-content tokens left out (empty = not in the trie).
+std::vector<std::string> NonPlainTokens(const std::vector<std::string>& token_bytes) {
+  std::vector<std::string> rest(token_bytes.size());
+  for (size_t id = 0; id < token_bytes.size(); ++id) {
+    if (PlainCodePoints(token_bytes[id]) < 0) rest[id] = token_bytes[id];
+  }
+  return rest;
+}
+
 }  // namespace
 
 TokenMatcher::TokenMatcher(const std::vector<std::string>& token_bytes,
@@ -18,7 +43,13 @@ TokenMatcher::TokenMatcher(const std::vector<std::string>& token_bytes,
     : token_bytes_(token_bytes),
       eos_ids_(std::move(eos_ids)),
       trie_(token_bytes),
+      rest_trie_(NonPlainTokens(token_bytes)),
       vocab_size_(static_cast<int>(token_bytes.size())) {
+  plain_code_points_.resize(token_bytes_.size());
+  for (size_t id = 0; id < token_bytes_.size(); ++id) {
+    plain_code_points_[id] = PlainCodePoints(token_bytes_[id]);
+    max_plain_code_points_ = std::max(max_plain_code_points_, plain_code_points_[id]);
+  }
   for (int32_t id : eos_ids_) vocab_size_ = std::max(vocab_size_, id + 1);
   for (int32_t id = 0; id < static_cast<int32_t>(token_bytes_.size()); ++id) {
     if (!token_bytes_[id].empty()) by_bytes_[token_bytes_[id]].push_back(id);
@@ -80,10 +111,34 @@ void TokenMatcher::Walk(const JsonMatcher& state, int64_t budget_tokens, uint32_
     }
     SetBit(mask, id);
   };
-  trie_.Walk(step, accept);
+  const TokenTrie* trie = &trie_;
+  const int64_t room = string_fast_path_ ? state.PlainStringRoom() : -1;
+  if (room >= 0) {
+    // String content: the plain tokens from the precomputed mask, the others by a walk.
+    const int64_t close = state.MinBytesToClose();
+    if (room > 0 && (budget_tokens < 0 || close <= budget_tokens - 1)) {
+      const std::vector<uint32_t>& plain = PlainStringMask(room);
+      for (int w = 0; w < mask_words(); ++w) mask[w] = plain[w];
+      if (max_close != nullptr) *max_close = std::max(*max_close, close);
+    }
+    trie = &rest_trie_;
+  }
+  trie->Walk(step, accept);
   if (state.IsComplete() && budget_tokens != 0) {
     for (int32_t id : eos_ids_) SetBit(mask, id);
   }
+}
+
+const std::vector<uint32_t>& TokenMatcher::PlainStringMask(int64_t room) {
+  const int64_t key = std::min<int64_t>(room, max_plain_code_points_);
+  auto it = plain_masks_.find(key);
+  if (it != plain_masks_.end()) return it->second;
+  std::vector<uint32_t> bits(static_cast<size_t>(mask_words()), 0);
+  for (size_t id = 0; id < plain_code_points_.size(); ++id) {
+    const int32_t n = plain_code_points_[id];
+    if (n > 0 && n <= key) SetBit(bits.data(), static_cast<int32_t>(id));
+  }
+  return plain_masks_.emplace(key, std::move(bits)).first->second;
 }
 
 void TokenMatcher::FillMask(const JsonMatcher& state, uint32_t* mask) {

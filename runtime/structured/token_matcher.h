@@ -4,6 +4,12 @@
 // grammar state per depth (llguidance's toktrie walk), and is cached per grammar state
 // (XGrammar caches per-state masks the same way; string-content states repeat a lot).
 //
+// String fast path (XGrammar's context-independent tokens, Dong et al. 2024): inside string
+// content limited only by a code point count, a token made of whole code points >= U+0020
+// without '"' or '\\' (145k of Qwen2's 151k tokens) is accepted iff it fits the count, and
+// never changes the closing distance. Those come from a precomputed mask per remaining
+// count; only the other tokens are walked, in a second, small trie.
+//
 // Budget: FillMaskWithBudget keeps only tokens after which the document can still be closed
 // within the remaining budget (one token per byte bounds the tokens needed, as byte-level
 // BPE has a token for every byte).
@@ -45,6 +51,8 @@ class TokenMatcher {
   bool AcceptToken(JsonMatcher* state, int32_t id) const;
 
   size_t cache_entries() const { return cache_.size(); }
+  // Off: every mask walks the whole vocabulary (for tests comparing the two paths).
+  void set_string_fast_path(bool on) { string_fast_path_ = on; }
   // The tokens whose bytes are exactly `bytes` (none for special tokens).
   const std::vector<int32_t>& TokensWithBytes(const std::string& bytes) const;
 
@@ -59,9 +67,18 @@ class TokenMatcher {
     int64_t max_close = -1;      // -1: not computed (the entry came from FillMask)
   };
 
+  // The precomputed string-content tokens with at most `room` code points.
+  const std::vector<uint32_t>& PlainStringMask(int64_t room);
+
   std::vector<std::string> token_bytes_;
   std::vector<int32_t> eos_ids_;
   TokenTrie trie_;
+  // Per token: its code points when it is plain string content (see above), else -1.
+  std::vector<int32_t> plain_code_points_;
+  int32_t max_plain_code_points_ = 0;
+  TokenTrie rest_trie_;  // the tokens that are not plain string content
+  std::unordered_map<int64_t, std::vector<uint32_t>> plain_masks_;  // by room
+  bool string_fast_path_ = true;
   int vocab_size_ = 0;
   // Per trie depth during a walk: the grammar state, or (light) the state of level base_
   // with its top string frame replaced by tops_; plain_: string content on top.

@@ -404,6 +404,7 @@ TEST(TokenMatcher, MaskMatchesTokenByTokenCheck) {
   struct Probe {
     int schema;
     const char* prefix;
+    GrammarMode mode = GrammarMode::kGenerate;
   };
   const Probe probes[] = {{0, ""},
                           {0, R"({"city":")"},
@@ -415,10 +416,21 @@ TEST(TokenMatcher, MaskMatchesTokenByTokenCheck) {
                           {4, R"({"code":"AB)"},
                           {6, R"({"tool":")"},
                           {9, ""},
-                          {11, R"({"extra":-)"}};
+                          {11, R"({"extra":-)"},
+                          // String fast path: counted strings (room 6, 2, 1, 0; minLength not
+                          // yet reached), unconstrained ones, mid-code-point, accept mode.
+                          {1, R"({"n":10,"q":"ab)"},
+                          {1, R"({"n":10,"q":"abcdef)"},
+                          {2, R"({"tags":["abcd)"},
+                          {2, R"({"tags":["abcde)"},
+                          {2, R"({"tags":[")"},
+                          {6, R"({"tool":"search","arguments":{"query":"x y)"},
+                          {6, "{\"tool\":\"search\",\"arguments\":{\"query\":\"\xC3"},
+                          {0, R"({ "city" : "Pa)", GrammarMode::kAccept},
+                          {1, R"({"q":"abcdefg)", GrammarMode::kAccept}};
   std::vector<uint32_t> mask(tm->mask_words());
   for (const Probe& p : probes) {
-    Compiled g = CompileOrDie(kWalkSchemas[p.schema], GrammarMode::kGenerate);
+    Compiled g = CompileOrDie(kWalkSchemas[p.schema], p.mode);
     JsonMatcher m(g.grammar);
     ASSERT_TRUE(m.AdvanceBytes(p.prefix)) << p.prefix;
     tm->FillMask(m, mask.data());

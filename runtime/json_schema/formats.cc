@@ -210,6 +210,35 @@ bool MatchesFormat(Format format, std::string_view value) {
   return false;
 }
 
+bool FormatMayContain(Format format, uint32_t cp) {
+  if (cp > 0x7E) return false;
+  const char c = static_cast<char>(cp);
+  const auto in = [c](std::string_view set) { return set.find(c) != std::string_view::npos; };
+  switch (format) {
+    case Format::kDate:
+      return IsDigit(c) || c == '-';
+    case Format::kTime:
+      return IsDigit(c) || in(":.Zz+-");
+    case Format::kDateTime:
+      return IsDigit(c) || in(":.TtZz+-");
+    case Format::kDuration:
+      return IsDigit(c) || in("PYMWDTHS");
+    case Format::kEmail:
+      return cp >= 0x20;  // a quoted local part may hold any printable ASCII
+    case Format::kHostname:
+      return IsAlpha(c) || IsDigit(c) || in(".-");
+    case Format::kIpv4:
+      return IsDigit(c) || c == '.';
+    case Format::kIpv6:
+      return IsHexDigit(c) || in(":.");
+    case Format::kUuid:
+      return IsHexDigit(c) || c == '-';
+    case Format::kUri:
+      return cp > 0x20;  // RFC 3986 characters are printable ASCII without space
+  }
+  return true;
+}
+
 // full-date = date-fullyear "-" date-month "-" date-mday (RFC 3339 section 5.6).
 bool IsDate(std::string_view s) {
   int year = 0;

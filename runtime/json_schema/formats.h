@@ -18,6 +18,7 @@
 // Thread safety: stateless free functions.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string_view>
 
@@ -44,6 +45,11 @@ const char* FormatName(Format format);
 const char* FormatDescription(Format format);
 
 bool MatchesFormat(Format format, std::string_view value);
+
+// Whether a value of the format may contain this code point at all: a superset of every
+// character MatchesFormat can accept (all of them ASCII), so a string holding any other
+// code point can never match. Grammars use it to cut a format string short.
+bool FormatMayContain(Format format, uint32_t cp);
 
 bool IsDate(std::string_view s);
 bool IsTime(std::string_view s);

@@ -561,6 +561,14 @@ class DfaBuilder {
         }
       }
     }
+    // ASCII transitions as a table: masks step ASCII code points through the DFA for
+    // every token of the vocabulary, and a lookup beats the binary search of Next.
+    dfa->ascii_.assign(st.size() * 128, -1);
+    for (size_t q = 0; q < st.size(); ++q) {
+      for (const auto& t : st[q].out) {
+        for (uint32_t c = t.lo; c <= t.hi && c < 128; ++c) dfa->ascii_[q * 128 + c] = t.target;
+      }
+    }
   }
 
   static StatusOr<CodepointDfa> FromNfa(const Nfa& nfa, int start, int accept, int max_states,
@@ -668,6 +676,7 @@ CodepointDfa CodepointDfa::OneOf(const std::vector<std::string>& strings) {
 }
 
 int CodepointDfa::Next(int state, uint32_t cp) const {
+  if (cp < 128 && !ascii_.empty()) return ascii_[static_cast<size_t>(state) * 128 + cp];
   const auto& out = states_[state].out;
   auto it = std::lower_bound(out.begin(), out.end(), cp,
                              [](const Transition& t, uint32_t c) { return t.hi < c; });

@@ -74,6 +74,7 @@ class CodepointDfa {
   };
   friend class DfaBuilder;
   std::vector<State> states_;
+  std::vector<int32_t> ascii_;  // [state * 128 + cp]: Next for ASCII code points
   int start_ = 0;
 };
 

@@ -108,6 +108,24 @@ const char* FormatRegex(js::Format f) {
   return nullptr;
 }
 
+// kAccept: regexes whose languages contain everything formats.h accepts, for the formats
+// whose alphabet alone (js::FormatMayContain) prunes little. The exact check still runs
+// when the string ends; the DFA only cuts dead prefixes early (a mask inside an email
+// need not walk every ASCII word). nullptr: no superset regex.
+const char* FormatSupersetRegex(js::Format f) {
+  switch (f) {
+    case js::Format::kEmail:
+      // RFC 5321 Mailbox: dot-string or quoted local part, "@", hostname or address literal.
+      return "^([A-Za-z0-9!#$%&'*+/=?^_`{|}~.\\-]+|\"([ !#-\\[\\]-~]|\\\\[ -~])*\")@"
+             "([A-Za-z0-9.\\-]+|\\[[A-Za-z0-9:.]+\\])$";
+    case js::Format::kUri:
+      // RFC 3986: a scheme, ':', then unreserved, reserved and '%' characters.
+      return "^[A-Za-z][A-Za-z0-9+.\\-]*:[A-Za-z0-9\\-._~:/?#\\[\\]@!$&'()*+,;=%]*$";
+    default:
+      return nullptr;
+  }
+}
+
 std::string Where(const char* keyword, const js::Node* node) {
   return std::string("unsupported by the grammar: ") + keyword + " at " +
          js::DisplayPointer(node->pointer);
@@ -439,6 +457,9 @@ class GrammarCompiler {
           regex = FormatRegex(*s.format);
         } else {
           g_->leaves[id].check_format = s.format;
+          if (!s.pattern && FormatSupersetRegex(*s.format) != nullptr) {
+            regex = FormatSupersetRegex(*s.format);
+          }
         }
       }
       if (!regex.empty() || s.pattern) {
@@ -831,13 +852,20 @@ class Stepper {
     return l == nullptr || l->check_format.has_value();
   }
 
+  // Whether the object under the key on top takes keys beyond its declared properties.
+  bool AnyKeyAllowed(const Stack& s) const {
+    if (s.frames.size() < 2) return true;
+    const Frame& object = s.frames[s.frames.size() - 2];
+    if (object.kind != kObject || object.leaf < 0) return true;
+    return g_.AltMin(g_.leaves[object.leaf].additional_alts) < kInf;
+  }
+
   // See JsonMatcher::PlainStringRoom.
   int64_t PlainRoom(const Frame& f) const {
     if (f.phase != kContent) return -1;
     const Impl::Leaf* l = StringLeaf(f);
     if (l == nullptr) return JsonMatcher::kNoRoomLimit;  // keys: never plain (they keep text)
     if (l->dfa >= 0 || l->check_format) return -1;
-    if (TracksCount(l) && f.n < l->min_len) return -1;  // closing distance still shrinks
     if (l->max_len >= 0) return std::max<int64_t>(0, l->max_len - f.n);
     return JsonMatcher::kNoRoomLimit;
   }
@@ -1087,6 +1115,7 @@ class Stepper {
     const Impl::Leaf* l = StringLeaf(f);
     if (l == nullptr) return true;
     if (l->max_len >= 0 && f.n >= l->max_len) return false;
+    if (l->check_format && lo > 0x7E) return false;  // format values are ASCII
     if (l->dfa < 0) return true;
     const CodepointDfa& dfa = g_.dfas[l->dfa];
     if (!g_.generate() || l->table_cols == 0) return dfa.HasTransitionIn(f.q, lo, hi);
@@ -1105,6 +1134,9 @@ class Stepper {
     const Impl::Leaf* l = StringLeaf(f);
     if (l != nullptr) {
       if (l->max_len >= 0 && f.n >= l->max_len) return false;
+      // kAccept checks a format when the string ends; a character no value of the format
+      // has ends it now, so masks inside format strings need not walk every token.
+      if (l->check_format && !js::FormatMayContain(*l->check_format, cp)) return false;
       if (l->dfa >= 0) {
         int next = g_.dfas[l->dfa].Next(f.q, cp);
         if (next < 0) return false;
@@ -1195,11 +1227,9 @@ class Stepper {
   }
 
   bool KeyPrefixAlive(const Stack& s) const {
-    if (s.frames.size() < 2) return true;
+    if (AnyKeyAllowed(s)) return true;
     const Frame& object = s.frames[s.frames.size() - 2];
-    if (object.kind != kObject || object.leaf < 0) return true;
     const Impl::Leaf& l = g_.leaves[object.leaf];
-    if (g_.AltMin(l.additional_alts) < kInf) return true;  // other keys are allowed too
     for (size_t j = 0; j < l.props.size(); ++j) {
       if (j < 64 && ((object.bits >> j) & 1) != 0) continue;  // seen: a duplicate fails
       const std::string& name = l.props[j].name;
@@ -1714,7 +1744,30 @@ bool JsonMatcher::InPlainString() const {
   const Frame& top = s.frames.back();
   if (top.kind != kString || (top.phase != kContent && top.phase != kUtf8)) return false;
   if (s.capture_depth >= 0) return false;
-  return !Stepper(grammar_->impl()).NeedsText(top);
+  // A key is pruned by name as it grows, unless its object takes any key.
+  return (top.flags & kKeyFlag) == 0 || Stepper(grammar_->impl()).AnyKeyAllowed(s);
+}
+
+bool JsonMatcher::StringContentKey(int64_t room_cap, std::string* out) const {
+  if (!InPlainString()) return false;
+  const Frame& f = top_frame();
+  if (f.phase != kContent || f.leaf < 0 || (f.flags & kKeyFlag) != 0) return false;
+  const JsonGrammar::Impl& g = grammar_->impl();
+  const JsonGrammar::Impl::Leaf& l = g.leaves[f.leaf];
+  AppendInt(out, static_cast<int64_t>(grammar_->id()));
+  AppendInt(out, f.leaf);
+  AppendInt(out, f.q);
+  if (g.generate() && l.table_cols > 0) {
+    AppendInt(out, f.n);  // the cost table depends on the count itself
+  } else {
+    const int64_t room = l.max_len >= 0 ? l.max_len - f.n : room_cap;
+    AppendInt(out, -1 - std::min(room, room_cap));
+  }
+  return true;
+}
+
+bool JsonMatcher::PlainStringKeepsText() const {
+  return Stepper(grammar_->impl()).NeedsText(top_frame());
 }
 
 int64_t JsonMatcher::MinBytesToCloseWithTop(const Frame& top) const {
@@ -1782,7 +1835,30 @@ std::string JsonMatcher::ForcedBytes() const {
   return forced;
 }
 
-void JsonMatcher::AppendFingerprint(std::string* out) const {
+void JsonMatcher::AppendFingerprint(std::string* out) const { AppendKey(nullptr, out); }
+
+void JsonMatcher::AppendMaskKey(int64_t room_cap, std::string* out) const {
+  // Inside a string whose count matters only through maxLength (minLength reached, no
+  // count-dependent cost table): the tokens accepted and every closing distance are the
+  // same for any room of at least room_cap, so those positions share one key.
+  if (InPlainString()) {
+    const Frame& f = top_frame();
+    const JsonGrammar::Impl& g = grammar_->impl();
+    if (f.phase == kContent && f.leaf >= 0 && (f.flags & kKeyFlag) == 0) {
+      const JsonGrammar::Impl::Leaf& l = g.leaves[f.leaf];
+      const bool counted = l.min_len > 0 || l.max_len >= 0;
+      if (counted && f.n >= l.min_len && !(g.generate() && l.table_cols > 0)) {
+        const int64_t room = l.max_len >= 0 ? l.max_len - f.n : room_cap;
+        const int64_t normalized = -1 - std::min(room, room_cap);
+        AppendKey(&normalized, out);
+        return;
+      }
+    }
+  }
+  AppendKey(nullptr, out);
+}
+
+void JsonMatcher::AppendKey(const int64_t* top_count, std::string* out) const {
   AppendInt(out, static_cast<int64_t>(grammar_->id()));
   for (const Stack& s : stacks_) {
     AppendInt(out, static_cast<int64_t>(s.frames.size()));
@@ -1791,7 +1867,7 @@ void JsonMatcher::AppendFingerprint(std::string* out) const {
       out->push_back(static_cast<char>(f.phase));
       out->push_back(static_cast<char>(f.flags));
       AppendInt(out, f.leaf);
-      AppendInt(out, f.n);
+      AppendInt(out, top_count != nullptr && &f == &s.frames.back() ? *top_count : f.n);
       AppendInt(out, f.q);
       AppendInt(out, f.q2);
       AppendInt(out, f.pos);

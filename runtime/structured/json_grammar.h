@@ -63,8 +63,12 @@ class JsonMatcher {
   int64_t MinBytesToClose() const;
   // The bytes that are the only way on (stops at a choice or at a complete document).
   std::string ForcedBytes() const;
-  // A key identifying the state exactly, grammar included (for mask caches).
+  // A key identifying the state exactly, grammar included.
   void AppendFingerprint(std::string* out) const;
+  // The key of a mask cache for vocabularies whose tokens have at most room_cap code
+  // points: the fingerprint, except that string positions that differ only in how much
+  // maxLength room is left beyond room_cap share one key.
+  void AppendMaskKey(int64_t room_cap, std::string* out) const;
   const JsonGrammar& grammar() const { return *grammar_; }
 
   static constexpr int64_t kUnreachable = int64_t{1} << 40;
@@ -93,23 +97,37 @@ class JsonMatcher {
   };
 
   // For the token matcher's trie walk, which steps string content without copying the whole
-  // state: whether there is one live stack whose top is string content that needs no text
-  // kept; its top frame; and one content byte (not '"' or '\\') on a detached copy of it.
+  // state: whether there is one live stack whose top is string content (not a key, not an
+  // enum value being captured); its top frame; and one content byte (not '"' or '\\') on a
+  // detached copy of it. A detached step keeps no text: when PlainStringKeepsText (a format
+  // string in kAccept, checked when it ends), the walker appends the raw content bytes it
+  // stepped with AppendStringText before stepping the full state again.
   bool InPlainString() const;
+  bool PlainStringKeepsText() const;
+  // For pattern and format strings at a code point boundary: a key for what the string's
+  // own state decides (grammar, leaf, DFA state, and the code points so far or, where only
+  // a maxLength depends on them, the room left capped at room_cap), i.e. which tokens of at
+  // most room_cap whole code points without '"' or '\\' are accepted here, whatever
+  // surrounds the string. False when the state is not such a string.
+  bool StringContentKey(int64_t room_cap, std::string* out) const;
+  void AppendStringText(std::string_view bytes) { stacks_[0].text.append(bytes); }
   const Frame& top_frame() const { return stacks_[0].frames.back(); }
   void set_top_frame(const Frame& f) { stacks_[0].frames.back() = f; }
   bool StepStringFrame(Frame* top, uint8_t byte) const;
   // MinBytesToClose of this InPlainString state with its top frame replaced by `top`.
   int64_t MinBytesToCloseWithTop(const Frame& top) const;
   // For the token matcher's string fast path: when the state is string content at a code
-  // point boundary whose only limit is a count of code points (no pattern, no format, the
-  // minLength reached), every token of complete UTF-8 code points >= U+0020 without '"' or
-  // '\\' is accepted iff it has at most this many code points, and leaves MinBytesToClose
-  // unchanged. -1 when the state is not such a string (then walk the whole vocabulary).
+  // point boundary whose only limits are counts of code points (no pattern, no format),
+  // every token of complete UTF-8 code points >= U+0020 without '"' or '\\' is accepted iff
+  // it has at most this many code points, and the more code points it has, the closer
+  // (or as close) the document is to its end. -1 when the state is not such a string.
   int64_t PlainStringRoom() const;
   static constexpr int64_t kNoRoomLimit = int64_t{1} << 40;
 
  private:
+  // The fingerprint; top_count, when set, replaces the count of the top frame.
+  void AppendKey(const int64_t* top_count, std::string* out) const;
+
   std::shared_ptr<const JsonGrammar> grammar_;
   std::vector<Stack> stacks_;
 };

@@ -27,13 +27,14 @@ int32_t PlainCodePoints(const std::string& bytes) {
   return count;
 }
 
-// The token bytes with the plain string-content tokens left out (empty = not in the trie).
-std::vector<std::string> NonPlainTokens(const std::vector<std::string>& token_bytes) {
-  std::vector<std::string> rest(token_bytes.size());
+// The token bytes of the plain string-content tokens (plain = true) or of the others; the
+// tokens left out have no bytes (not in the trie).
+std::vector<std::string> TokensWhere(const std::vector<std::string>& token_bytes, bool plain) {
+  std::vector<std::string> kept(token_bytes.size());
   for (size_t id = 0; id < token_bytes.size(); ++id) {
-    if (PlainCodePoints(token_bytes[id]) < 0) rest[id] = token_bytes[id];
+    if ((PlainCodePoints(token_bytes[id]) >= 0) == plain) kept[id] = token_bytes[id];
   }
-  return rest;
+  return kept;
 }
 
 }  // namespace
@@ -43,13 +44,20 @@ TokenMatcher::TokenMatcher(const std::vector<std::string>& token_bytes,
     : token_bytes_(token_bytes),
       eos_ids_(std::move(eos_ids)),
       trie_(token_bytes),
-      rest_trie_(NonPlainTokens(token_bytes)),
+      plain_trie_(TokensWhere(token_bytes, true)),
+      rest_trie_(TokensWhere(token_bytes, false)),
       vocab_size_(static_cast<int>(token_bytes.size())) {
   plain_code_points_.resize(token_bytes_.size());
   for (size_t id = 0; id < token_bytes_.size(); ++id) {
     plain_code_points_[id] = PlainCodePoints(token_bytes_[id]);
     max_plain_code_points_ = std::max(max_plain_code_points_, plain_code_points_[id]);
   }
+  for (const std::string& bytes : token_bytes_) {
+    int32_t points = 0;
+    for (char c : bytes) points += (static_cast<uint8_t>(c) & 0xC0) != 0x80;
+    max_token_code_points_ = std::max(max_token_code_points_, points);
+  }
+  PlainStringMask(0);  // built now: a per-vocabulary table, like the tries
   for (int32_t id : eos_ids_) vocab_size_ = std::max(vocab_size_, id + 1);
   for (int32_t id = 0; id < static_cast<int32_t>(token_bytes_.size()); ++id) {
     if (!token_bytes_[id].empty()) by_bytes_[token_bytes_[id]].push_back(id);
@@ -71,17 +79,21 @@ void TokenMatcher::Walk(const JsonMatcher& state, int64_t budget_tokens, uint32_
     base_.resize(levels);
     light_.resize(levels);
     plain_.resize(levels);
+    keeps_text_.resize(levels);
+    path_.resize(levels);
   }
   levels_[0] = state;
   base_[0] = 0;
   light_[0] = false;
   plain_[0] = state.InPlainString();
+  keeps_text_[0] = plain_[0] && state.PlainStringKeepsText();
   if (plain_[0]) tops_[0] = state.top_frame();
   int depth_now = 0;
   // A "light" level is its base level with the string frame on top replaced: string
   // content (most of the vocabulary) then costs one frame copy per trie node.
   auto step = [&](uint8_t byte, int depth) {
     const int p = depth - 1;
+    path_[depth] = static_cast<char>(byte);
     if (plain_[p] && byte != '"' && byte != '\\') {
       tops_[depth] = tops_[p];
       if (!levels_[base_[p]].StepStringFrame(&tops_[depth], byte)) return false;
@@ -91,12 +103,20 @@ void TokenMatcher::Walk(const JsonMatcher& state, int64_t budget_tokens, uint32_
       depth_now = depth;
       return true;
     }
-    levels_[depth] = levels_[base_[p]];
-    if (light_[p]) levels_[depth].set_top_frame(tops_[p]);
+    const int base = base_[p];
+    levels_[depth] = levels_[base];
+    if (light_[p]) {
+      levels_[depth].set_top_frame(tops_[p]);
+      // The light steps were raw content bytes (no escapes): they are the text to keep.
+      if (keeps_text_[base]) {
+        levels_[depth].AppendStringText(std::string_view(path_).substr(base + 1, p - base));
+      }
+    }
     if (!levels_[depth].Advance(byte)) return false;
     base_[depth] = depth;
     light_[depth] = false;
     plain_[depth] = levels_[depth].InPlainString();
+    keeps_text_[depth] = plain_[depth] && levels_[depth].PlainStringKeepsText();
     if (plain_[depth]) tops_[depth] = levels_[depth].top_frame();
     depth_now = depth;
     return true;
@@ -113,15 +133,36 @@ void TokenMatcher::Walk(const JsonMatcher& state, int64_t budget_tokens, uint32_
   };
   const TokenTrie* trie = &trie_;
   const int64_t room = string_fast_path_ ? state.PlainStringRoom() : -1;
-  if (room >= 0) {
-    // String content: the plain tokens from the precomputed mask, the others by a walk.
-    const int64_t close = state.MinBytesToClose();
-    if (room > 0 && (budget_tokens < 0 || close <= budget_tokens - 1)) {
+  content_key_.clear();
+  if (room < 0 && string_fast_path_ && budget_tokens < 0 && max_close == nullptr &&
+      state.StringContentKey(max_plain_code_points_, &content_key_)) {
+    // A pattern / format string: its plain tokens from the cache (walked once per string
+    // state), then only the others.
+    auto it = string_content_cache_.find(content_key_);
+    if (it == string_content_cache_.end()) {
+      plain_trie_.Walk(step, accept);
+      if (string_content_cache_.size() >= kMaxCacheEntries) string_content_cache_.clear();
+      it = string_content_cache_
+               .emplace(content_key_, std::vector<uint32_t>(mask, mask + mask_words()))
+               .first;
+    } else {
+      std::memcpy(mask, it->second.data(), sizeof(uint32_t) * mask_words());
+    }
+    trie = &rest_trie_;
+  } else if (room == 0) {
+    trie = &rest_trie_;  // no plain string token fits
+  } else if (room > 0) {
+    // String content: the plain tokens come from the precomputed mask and only the others
+    // are walked. A one-code-point token leaves the document farthest from its end, so
+    // when that still fits the budget, every plain token does; otherwise walk them all.
+    JsonMatcher one = state;
+    const int64_t close = one.Advance('a') ? one.MinBytesToClose() : JsonMatcher::kUnreachable;
+    if (close < JsonMatcher::kUnreachable && (budget_tokens < 0 || close <= budget_tokens - 1)) {
       const std::vector<uint32_t>& plain = PlainStringMask(room);
       for (int w = 0; w < mask_words(); ++w) mask[w] = plain[w];
       if (max_close != nullptr) *max_close = std::max(*max_close, close);
+      trie = &rest_trie_;
     }
-    trie = &rest_trie_;
   }
   trie->Walk(step, accept);
   if (state.IsComplete() && budget_tokens != 0) {
@@ -130,20 +171,26 @@ void TokenMatcher::Walk(const JsonMatcher& state, int64_t budget_tokens, uint32_
 }
 
 const std::vector<uint32_t>& TokenMatcher::PlainStringMask(int64_t room) {
-  const int64_t key = std::min<int64_t>(room, max_plain_code_points_);
-  auto it = plain_masks_.find(key);
-  if (it != plain_masks_.end()) return it->second;
-  std::vector<uint32_t> bits(static_cast<size_t>(mask_words()), 0);
-  for (size_t id = 0; id < plain_code_points_.size(); ++id) {
-    const int32_t n = plain_code_points_[id];
-    if (n > 0 && n <= key) SetBit(bits.data(), static_cast<int32_t>(id));
+  if (plain_masks_.empty()) {
+    // Built once, for every count: the mask for room r adds the tokens of exactly r code
+    // points to the mask for r - 1 (a few MB for 151k tokens).
+    std::vector<std::vector<int32_t>> by_count(static_cast<size_t>(max_plain_code_points_) + 1);
+    for (size_t id = 0; id < plain_code_points_.size(); ++id) {
+      if (plain_code_points_[id] > 0) by_count[plain_code_points_[id]].push_back(static_cast<int32_t>(id));
+    }
+    plain_masks_.resize(by_count.size());
+    std::vector<uint32_t> bits(static_cast<size_t>(mask_words()), 0);
+    for (size_t r = 0; r < by_count.size(); ++r) {
+      for (int32_t id : by_count[r]) SetBit(bits.data(), id);
+      plain_masks_[r] = bits;
+    }
   }
-  return plain_masks_.emplace(key, std::move(bits)).first->second;
+  return plain_masks_[static_cast<size_t>(std::min<int64_t>(room, max_plain_code_points_))];
 }
 
 void TokenMatcher::FillMask(const JsonMatcher& state, uint32_t* mask) {
   key_.clear();
-  state.AppendFingerprint(&key_);
+  state.AppendMaskKey(max_token_code_points_, &key_);
   auto it = cache_.find(key_);
   if (it != cache_.end()) {
     std::memcpy(mask, it->second.bits.data(), sizeof(uint32_t) * mask_words());
@@ -157,7 +204,7 @@ void TokenMatcher::FillMask(const JsonMatcher& state, uint32_t* mask) {
 void TokenMatcher::FillMaskWithBudget(const JsonMatcher& state, int64_t budget_tokens,
                                       uint32_t* mask) {
   key_.clear();
-  state.AppendFingerprint(&key_);
+  state.AppendMaskKey(max_token_code_points_, &key_);
   auto it = cache_.find(key_);
   if (it == cache_.end() || it->second.max_close < 0) {
     int64_t max_close = 0;

@@ -8,7 +8,9 @@
 // content limited only by a code point count, a token made of whole code points >= U+0020
 // without '"' or '\\' (145k of Qwen2's 151k tokens) is accepted iff it fits the count, and
 // never changes the closing distance. Those come from a precomputed mask per remaining
-// count; only the other tokens are walked, in a second, small trie.
+// count; only the other tokens are walked, in a second, small trie. In pattern and format
+// strings the plain tokens accepted depend only on the string's own state (DFA state and
+// count), not on what surrounds it: masks without a budget cache them by that state.
 //
 // Budget: FillMaskWithBudget keeps only tokens after which the document can still be closed
 // within the remaining budget (one token per byte bounds the tokens needed, as byte-level
@@ -76,8 +78,13 @@ class TokenMatcher {
   // Per token: its code points when it is plain string content (see above), else -1.
   std::vector<int32_t> plain_code_points_;
   int32_t max_plain_code_points_ = 0;
-  TokenTrie rest_trie_;  // the tokens that are not plain string content
-  std::unordered_map<int64_t, std::vector<uint32_t>> plain_masks_;  // by room
+  int32_t max_token_code_points_ = 0;  // of any token (an upper bound: lead bytes counted)
+  TokenTrie plain_trie_;  // the tokens that are plain string content
+  TokenTrie rest_trie_;   // the others
+  // Pattern / format strings: the plain tokens accepted per StringContentKey.
+  std::unordered_map<std::string, std::vector<uint32_t>> string_content_cache_;
+  std::string content_key_;
+  std::vector<std::vector<uint32_t>> plain_masks_;  // [room]: plain tokens of <= room points
   bool string_fast_path_ = true;
   int vocab_size_ = 0;
   // Per trie depth during a walk: the grammar state, or (light) the state of level base_
@@ -87,6 +94,8 @@ class TokenMatcher {
   std::vector<int> base_;
   std::vector<bool> light_;
   std::vector<bool> plain_;
+  std::vector<bool> keeps_text_;  // plain_ and the string's text is kept (format strings)
+  std::string path_;              // the trie path's bytes by depth (path_[d]: byte at depth d)
   std::unordered_map<std::string, CachedMask> cache_;
   std::unordered_map<std::string, std::vector<int32_t>> by_bytes_;
   std::string key_;

@@ -412,6 +412,7 @@ TEST(TokenMatcher, MaskMatchesTokenByTokenCheck) {
                           {0, R"({"city":"é)"},
                           {1, R"({"n":1)"},
                           {1, R"({"n":10,"q":"a)"},
+                          {1, R"({"n":10,"q":")"},
                           {3, R"({"when":"2024-0)"},
                           {4, R"({"code":"AB)"},
                           {6, R"({"tool":")"},

@@ -1766,6 +1766,20 @@ bool JsonMatcher::StringContentKey(int64_t room_cap, std::string* out) const {
   return true;
 }
 
+bool JsonMatcher::GetStringScan(StringScan* out) const {
+  if (!InPlainString()) return false;
+  const Frame& f = top_frame();
+  if (f.phase != kContent || f.leaf < 0 || (f.flags & kKeyFlag) != 0) return false;
+  const JsonGrammar::Impl& g = grammar_->impl();
+  const JsonGrammar::Impl::Leaf& l = g.leaves[f.leaf];
+  if (g.generate() && l.table_cols > 0) return false;
+  out->dfa = l.dfa >= 0 ? &g.dfas[l.dfa] : nullptr;
+  out->q = f.q;
+  out->room = l.max_len >= 0 ? std::max<int64_t>(0, l.max_len - f.n) : kNoRoomLimit;
+  out->format = l.check_format;
+  return true;
+}
+
 bool JsonMatcher::PlainStringKeepsText() const {
   return Stepper(grammar_->impl()).NeedsText(top_frame());
 }

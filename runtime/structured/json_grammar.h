@@ -33,12 +33,15 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "base/status.h"
+#include "runtime/json_schema/formats.h"
 #include "runtime/json_schema/schema.h"
+#include "runtime/structured/codepoint_dfa.h"
 
 namespace qs::structured {
 
@@ -110,6 +113,18 @@ class JsonMatcher {
   // most room_cap whole code points without '"' or '\\' are accepted here, whatever
   // surrounds the string. False when the state is not such a string.
   bool StringContentKey(int64_t room_cap, std::string* out) const;
+  // What decides, in such a string, whether plain tokens (whole code points >= U+0020,
+  // no '"' or '\\') are accepted, when nothing else does: each code point must have a DFA
+  // transition (dfa, from q; none: any), be allowed by the format (kAccept), and fit in
+  // room. False when the state is not such a string or more is involved (kGenerate cost
+  // tables).
+  struct StringScan {
+    const CodepointDfa* dfa = nullptr;
+    int q = 0;
+    int64_t room = 0;
+    std::optional<json_schema::Format> format;
+  };
+  bool GetStringScan(StringScan* out) const;
   void AppendStringText(std::string_view bytes) { stacks_[0].text.append(bytes); }
   const Frame& top_frame() const { return stacks_[0].frames.back(); }
   void set_top_frame(const Frame& f) { stacks_[0].frames.back() = f; }

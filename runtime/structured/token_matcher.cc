@@ -140,7 +140,12 @@ void TokenMatcher::Walk(const JsonMatcher& state, int64_t budget_tokens, uint32_
     // state), then only the others.
     auto it = string_content_cache_.find(content_key_);
     if (it == string_content_cache_.end()) {
-      plain_trie_.Walk(step, accept);
+      JsonMatcher::StringScan scan;
+      if (state.GetStringScan(&scan)) {
+        ScanPlainTokens(scan, mask);
+      } else {
+        plain_trie_.Walk(step, accept);
+      }
       if (string_content_cache_.size() >= kMaxCacheEntries) string_content_cache_.clear();
       it = string_content_cache_
                .emplace(content_key_, std::vector<uint32_t>(mask, mask + mask_words()))
@@ -167,6 +172,51 @@ void TokenMatcher::Walk(const JsonMatcher& state, int64_t budget_tokens, uint32_
   trie->Walk(step, accept);
   if (state.IsComplete() && budget_tokens != 0) {
     for (int32_t id : eos_ids_) SetBit(mask, id);
+  }
+}
+
+void TokenMatcher::ScanPlainTokens(const JsonMatcher::StringScan& scan, uint32_t* mask) {
+  const std::vector<TokenTrie::Node>& nodes = plain_trie_.nodes();
+  scan_levels_.resize(static_cast<size_t>(plain_trie_.max_depth()) + 1);
+  scan_levels_[0] = ScanLevel{scan.q, 0, 0, 0};
+  const CodepointDfa* dfa = scan.dfa;
+  // A whole code point: the format's alphabet, the room, the DFA.
+  auto complete = [&](uint32_t cp, ScanLevel* level) {
+    if (scan.format && !json_schema::FormatMayContain(*scan.format, cp)) return false;
+    if (level->points >= scan.room) return false;
+    if (dfa != nullptr) {
+      level->q = dfa->Next(level->q, cp);
+      if (level->q < 0) return false;
+    }
+    ++level->points;
+    return true;
+  };
+  size_t i = 0;
+  while (i < nodes.size()) {
+    const TokenTrie::Node& n = nodes[i];
+    ScanLevel level = scan_levels_[n.depth - 1];
+    const uint8_t b = n.byte;
+    bool ok;
+    if (level.need > 0) {  // plain tokens are valid UTF-8: b is a continuation byte
+      level.cp = (level.cp << 6) | (b & 0x3Fu);
+      ok = --level.need > 0 || complete(level.cp, &level);
+    } else if (b < 0x80) {
+      ok = complete(b, &level);
+    } else {
+      // A lead byte: a non-ASCII code point must be possible here at all.
+      level.need = b >= 0xF0 ? 3 : b >= 0xE0 ? 2 : 1;
+      level.cp = b & (level.need == 1 ? 0x1Fu : level.need == 2 ? 0x0Fu : 0x07u);
+      ok = level.points < scan.room && !scan.format &&
+           (dfa == nullptr || dfa->HasTransitionIn(level.q, 0x80, kMaxCodepoint));
+    }
+    if (!ok) {
+      i = n.subtree_end;
+      continue;
+    }
+    scan_levels_[n.depth] = level;
+    const int32_t* ids = plain_trie_.TokensAt(n);
+    for (int k = 0; k < n.num_tokens; ++k) SetBit(mask, ids[k]);
+    ++i;
   }
 }
 

@@ -69,6 +69,9 @@ class TokenMatcher {
     int64_t max_close = -1;      // -1: not computed (the entry came from FillMask)
   };
 
+  // Sets the bits of the plain string-content tokens a string in this scan state accepts
+  // (a tight walk of plain_trie_ with per-depth DFA state and count; no grammar calls).
+  void ScanPlainTokens(const JsonMatcher::StringScan& scan, uint32_t* mask);
   // The precomputed string-content tokens with at most `room` code points.
   const std::vector<uint32_t>& PlainStringMask(int64_t room);
 
@@ -84,6 +87,13 @@ class TokenMatcher {
   // Pattern / format strings: the plain tokens accepted per StringContentKey.
   std::unordered_map<std::string, std::vector<uint32_t>> string_content_cache_;
   std::string content_key_;
+  struct ScanLevel {
+    int q;
+    int need;     // continuation bytes still expected
+    uint32_t cp;  // code point bits so far
+    int64_t points;
+  };
+  std::vector<ScanLevel> scan_levels_;
   std::vector<std::vector<uint32_t>> plain_masks_;  // [room]: plain tokens of <= room points
   bool string_fast_path_ = true;
   int vocab_size_ = 0;

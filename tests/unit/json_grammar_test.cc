@@ -428,7 +428,17 @@ TEST(TokenMatcher, MaskMatchesTokenByTokenCheck) {
                           {6, R"({"tool":"search","arguments":{"query":"x y)"},
                           {6, "{\"tool\":\"search\",\"arguments\":{\"query\":\"\xC3"},
                           {0, R"({ "city" : "Pa)", GrammarMode::kAccept},
-                          {1, R"({"q":"abcdefg)", GrammarMode::kAccept}};
+                          {1, R"({"q":"abcdefg)", GrammarMode::kAccept},
+                          // kAccept format and pattern strings (superset DFAs, alphabets).
+                          {3, R"({"when":"2024-01-01T00:00:00Z","email":"ab)", GrammarMode::kAccept},
+                          {3, R"({"when":"2024-01-01T00:00:00Z","email":"ab@c)", GrammarMode::kAccept},
+                          {3, R"({"when":"2024-01-01T00:0)", GrammarMode::kAccept},
+                          {10, R"({"ip":"1.2.3.4","h":"a.b","d":"2020-01-01","t":"00:00:00Z","u":"http)",
+                           GrammarMode::kAccept},
+                          {10, R"({"ip":"1.2.3.4","h":"a.b","d":"2020-01-01","t":"00:00:00Z","u":"http://x.org/)",
+                           GrammarMode::kAccept},
+                          {4, R"({"code":"AB)", GrammarMode::kAccept},
+                          {4, R"({"code":"ABC-1)"}};
   std::vector<uint32_t> mask(tm->mask_words());
   for (const Probe& p : probes) {
     Compiled g = CompileOrDie(kWalkSchemas[p.schema], p.mode);

@@ -351,6 +351,13 @@ std::optional<Violation> FindViolation(const Schema& schema, const nlohmann::jso
   return violation;
 }
 
+bool NodeAccepts(const Schema& schema, const Node& node, const nlohmann::json& instance) {
+  Validator validator(schema);
+  std::string path;
+  Violation violation;
+  return validator.Check(node, instance, &path, &violation);
+}
+
 Status Validate(const Schema& schema, const nlohmann::json& instance) {
   std::optional<Violation> violation = FindViolation(schema, instance);
   if (!violation) return Status::Ok();

@@ -33,6 +33,9 @@ struct Violation {
 // nullopt when the instance is valid.
 std::optional<Violation> FindViolation(const Schema& schema, const nlohmann::json& instance);
 
+// Whether `instance` is valid against one node of `schema` (its subschemas included).
+bool NodeAccepts(const Schema& schema, const Node& node, const nlohmann::json& instance);
+
 // OK, or InvalidArgument with the first violation's ToString().
 Status Validate(const Schema& schema, const nlohmann::json& instance);
 

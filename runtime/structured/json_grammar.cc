@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <optional>
 
@@ -168,6 +169,8 @@ int64_t Pow10(int m) {
 }  // namespace
 
 struct JsonGrammar::Impl {
+  // Schema nodes the compiler made (allOf merged into one node); leaves point at them.
+  std::deque<js::Node> owned_nodes;
   struct Prop {
     std::string name;
     std::string key_literal;  // "name": as kGenerate writes it
@@ -201,6 +204,11 @@ struct JsonGrammar::Impl {
     std::vector<Prop> props;
     uint64_t required_mask = 0;
     int additional_alts = -1;
+    // patternProperties (kAccept: members beyond "properties"): a member whose name
+    // matches patterns (bit i: key_patterns[i]) takes pattern_alts[bits]; no match:
+    // additional_alts.
+    std::vector<js::Pattern> key_patterns;
+    std::vector<int> pattern_alts;
     std::vector<int> key_sets;  // kGenerate: candidate keys from declared index i
     // array
     std::vector<int> prefix_alts;
@@ -341,8 +349,19 @@ class GrammarCompiler {
     std::vector<int> leaves;
     if (n->is_false) {
       // no alternatives
-    } else if (!n->all_of.empty()) {
-      return Unsupported(Where("allOf", n));
+    } else if (!n->all_of.empty() ||
+               (n->ref != nullptr &&
+                !(NoOwnConstraints(n) && n->any_of.empty() && n->one_of.empty())) ||
+               ((!n->any_of.empty() || !n->one_of.empty()) && !NoOwnConstraints(n)) ||
+               (!n->any_of.empty() && !n->one_of.empty()) ||
+               ((n->const_value || n->enum_values) &&
+                (!DefaultString(n->string) || !DefaultNumber(n->number) ||
+                 !DefaultObject(n->object) || !DefaultArray(n->array)))) {
+      // allOf, and $ref or anyOf / oneOf next to other keywords (which all apply): merged
+      // into one node.
+      QS_ASSIGN_OR_RETURN(const js::Node* merged, MergeAllOf(n));
+      QS_ASSIGN_OR_RETURN(int target, AltsFor(merged));
+      leaves = g_->alt_sets[target];
     } else if (n->ref != nullptr) {
       if (!NoOwnConstraints(n) || !n->any_of.empty() || !n->one_of.empty()) {
         return Unsupported(Where("$ref with sibling keywords", n));
@@ -351,10 +370,6 @@ class GrammarCompiler {
       leaves = g_->alt_sets[target];
     } else if (!n->any_of.empty() || !n->one_of.empty()) {
       const bool one = !n->one_of.empty();
-      if (!NoOwnConstraints(n) || (one && !n->any_of.empty())) {
-        return Unsupported(
-            Where(one ? "oneOf with sibling keywords" : "anyOf with sibling keywords", n));
-      }
       uint8_t seen_kinds = 0;
       for (const js::Node* sub : one ? n->one_of : n->any_of) {
         QS_ASSIGN_OR_RETURN(int sub_alts, AltsFor(sub));
@@ -378,6 +393,240 @@ class GrammarCompiler {
     int id = static_cast<int>(g_->alt_sets.size()) - 1;
     memo_[n] = id;
     return id;
+  }
+
+  const js::Node* Own(js::Node node) {
+    g_->owned_nodes.push_back(std::move(node));
+    return &g_->owned_nodes.back();
+  }
+
+  // One node equivalent to allOf (every subschema applies): the subschemas are flattened
+  // ($ref targets and nested allOf included), anyOf / oneOf inside are distributed over
+  // the others (allOf[anyOf[a, b], c] = anyOf[allOf[a, c], allOf[b, c]]; the same holds for
+  // oneOf, since c holds for both or neither), and the keyword-wise intersection is taken
+  // (MergeSimple). What cannot be intersected exactly (two different patterns, formats or
+  // multipleOf, patternProperties) is Unsupported, never approximated.
+  StatusOr<const js::Node*> MergeAllOf(const js::Node* n) {
+    std::vector<const js::Node*> parts;
+    QS_RETURN_IF_ERROR(CollectParts(n, 0, n, &parts));
+    return MergeParts(std::move(parts), n);
+  }
+
+  Status CollectParts(const js::Node* n, int depth, const js::Node* where,
+                      std::vector<const js::Node*>* parts) {
+    if (depth > 32) return Unsupported(Where("allOf / $ref nested deeper than 32 levels", where));
+    if (n->all_of.empty() && n->ref == nullptr && (n->any_of.empty() || n->one_of.empty())) {
+      parts->push_back(n);
+      return Status::Ok();
+    }
+    js::Node own = *n;
+    own.ref = nullptr;
+    own.all_of.clear();
+    if (!own.any_of.empty() && !own.one_of.empty()) {  // both apply: two parts
+      js::Node one;
+      one.pointer = n->pointer;
+      one.one_of = std::move(own.one_of);
+      own.one_of.clear();
+      parts->push_back(Own(std::move(one)));
+    }
+    parts->push_back(Own(std::move(own)));
+    if (n->ref != nullptr) QS_RETURN_IF_ERROR(CollectParts(n->ref, depth + 1, where, parts));
+    for (const js::Node* sub : n->all_of) {
+      QS_RETURN_IF_ERROR(CollectParts(sub, depth + 1, where, parts));
+    }
+    return Status::Ok();
+  }
+
+  StatusOr<const js::Node*> MergeParts(std::vector<const js::Node*> parts, const js::Node* where) {
+    for (size_t i = 0; i < parts.size(); ++i) {
+      const js::Node* p = parts[i];
+      if (p->any_of.empty() && p->one_of.empty()) continue;
+      if (++distributions_ > 64) {
+        return Unsupported(Where("allOf with more than 64 anyOf / oneOf alternatives", where));
+      }
+      const bool one = !p->one_of.empty();
+      js::Node rest = *p;
+      rest.any_of.clear();
+      rest.one_of.clear();
+      const js::Node* rest_node = Own(std::move(rest));
+      js::Node result;
+      result.pointer = where->pointer;
+      for (const js::Node* alt : one ? p->one_of : p->any_of) {
+        std::vector<const js::Node*> combo = parts;
+        combo[i] = rest_node;
+        QS_RETURN_IF_ERROR(CollectParts(alt, 0, where, &combo));
+        QS_ASSIGN_OR_RETURN(const js::Node* merged, MergeParts(std::move(combo), where));
+        (one ? result.one_of : result.any_of).push_back(merged);
+      }
+      return Own(std::move(result));
+    }
+    return MergeSimple(parts, where);
+  }
+
+  // allOf of nodes as one node with the subschemas (nullptr when there are none).
+  const js::Node* AllOfNode(std::vector<const js::Node*> subs, const js::Node* where) {
+    if (subs.empty()) return nullptr;
+    if (subs.size() == 1) return subs[0];
+    js::Node node;
+    node.pointer = where->pointer;
+    node.all_of = std::move(subs);
+    return Own(std::move(node));
+  }
+
+  // The intersection of nodes without $ref, allOf, anyOf and oneOf.
+  StatusOr<const js::Node*> MergeSimple(const std::vector<const js::Node*>& parts,
+                                        const js::Node* where) {
+    js::Node m;
+    m.pointer = where->pointer;
+    for (const js::Node* p : parts) {
+      if (p->is_false) {
+        m.is_false = true;
+        return Own(std::move(m));
+      }
+    }
+    // Types: "number" admits integers, so integers stay when every part has either.
+    m.types = js::TypeSet::None();
+    for (js::Type t : {js::Type::kNull, js::Type::kBoolean, js::Type::kNumber, js::Type::kString,
+                       js::Type::kArray, js::Type::kObject}) {
+      bool all = true;
+      for (const js::Node* p : parts) all = all && p->types.Has(t);
+      if (all) m.types.Add(t);
+    }
+    bool integers = true;
+    for (const js::Node* p : parts) {
+      integers = integers && (p->types.Has(js::Type::kInteger) || p->types.Has(js::Type::kNumber));
+    }
+    if (integers) m.types.Add(js::Type::kInteger);
+    // enum / const: the values every part accepts (checked by the validator, so exact).
+    for (const js::Node* p : parts) {
+      if (!p->const_value && !p->enum_values) continue;
+      std::vector<nlohmann::json> values =
+          p->enum_values ? *p->enum_values : std::vector<nlohmann::json>{*p->const_value};
+      std::vector<nlohmann::json> kept;
+      for (const nlohmann::json& v : values) {
+        bool ok = true;
+        for (const js::Node* q : parts) ok = ok && js::NodeAccepts(schema_, *q, v);
+        if (ok) kept.push_back(v);
+      }
+      js::Node e;
+      e.pointer = where->pointer;
+      if (kept.empty()) {
+        e.is_false = true;
+      } else {
+        e.enum_values = std::move(kept);
+      }
+      return Own(std::move(e));
+    }
+    // Strings.
+    for (const js::Node* p : parts) {
+      const js::StringConstraints& s = p->string;
+      m.string.min_length = std::max(m.string.min_length, s.min_length);
+      if (s.max_length) {
+        m.string.max_length =
+            m.string.max_length ? std::min(*m.string.max_length, *s.max_length) : *s.max_length;
+      }
+      if (s.pattern) {
+        if (m.string.pattern && m.string.pattern->source != s.pattern->source) {
+          return Unsupported(Where("allOf with two different patterns", where));
+        }
+        m.string.pattern = s.pattern;
+      }
+      if (s.format) {
+        if (m.string.format && *m.string.format != *s.format) {
+          return Unsupported(Where("allOf with two different formats", where));
+        }
+        m.string.format = s.format;
+      }
+    }
+    // Numbers: the tightest bound of each kind.
+    auto tighter = [](std::optional<nlohmann::json>* have, const std::optional<nlohmann::json>& v,
+                      bool lower) {
+      if (!v) return;
+      if (!*have || (lower ? v->get<double>() > (*have)->get<double>()
+                           : v->get<double>() < (*have)->get<double>())) {
+        *have = v;
+      }
+    };
+    for (const js::Node* p : parts) {
+      const js::NumberConstraints& n = p->number;
+      tighter(&m.number.minimum, n.minimum, true);
+      tighter(&m.number.exclusive_minimum, n.exclusive_minimum, true);
+      tighter(&m.number.maximum, n.maximum, false);
+      tighter(&m.number.exclusive_maximum, n.exclusive_maximum, false);
+      if (n.multiple_of) {
+        if (m.number.multiple_of && !js::JsonEqual(*m.number.multiple_of, *n.multiple_of)) {
+          return Unsupported(Where("allOf with two different multipleOf", where));
+        }
+        m.number.multiple_of = n.multiple_of;
+      }
+    }
+    // Objects: a member's value meets, in every part, that part's property schema, or its
+    // additionalProperties when the part does not declare the member.
+    for (const js::Node* p : parts) {
+      if (!p->object.pattern_properties.empty()) {
+        return Unsupported(Where("patternProperties inside allOf", where));
+      }
+    }
+    std::vector<std::string> names;
+    for (const js::Node* p : parts) {
+      for (const js::PropertySchema& prop : p->object.properties) {
+        if (std::find(names.begin(), names.end(), prop.name) == names.end()) {
+          names.push_back(prop.name);
+        }
+      }
+      for (const std::string& r : p->object.required) {
+        if (std::find(m.object.required.begin(), m.object.required.end(), r) ==
+            m.object.required.end()) {
+          m.object.required.push_back(r);
+        }
+      }
+    }
+    for (const std::string& name : names) {
+      std::vector<const js::Node*> subs;
+      for (const js::Node* p : parts) {
+        const js::PropertySchema* prop = p->object.FindProperty(name);
+        if (prop != nullptr) {
+          subs.push_back(prop->schema);
+        } else if (p->object.additional_properties != nullptr) {
+          subs.push_back(p->object.additional_properties);
+        }
+      }
+      m.object.properties.push_back({name, AllOfNode(std::move(subs), where)});
+    }
+    std::vector<const js::Node*> additional;
+    for (const js::Node* p : parts) {
+      if (p->object.additional_properties != nullptr) {
+        additional.push_back(p->object.additional_properties);
+      }
+    }
+    m.object.additional_properties = AllOfNode(std::move(additional), where);
+    // Arrays: item i meets every part's prefixItems[i], or its items past its prefix.
+    size_t prefix = 0;
+    for (const js::Node* p : parts) prefix = std::max(prefix, p->array.prefix_items.size());
+    for (size_t i = 0; i < prefix; ++i) {
+      std::vector<const js::Node*> subs;
+      for (const js::Node* p : parts) {
+        if (i < p->array.prefix_items.size()) {
+          subs.push_back(p->array.prefix_items[i]);
+        } else if (p->array.items != nullptr) {
+          subs.push_back(p->array.items);
+        }
+      }
+      const js::Node* item = AllOfNode(std::move(subs), where);
+      m.array.prefix_items.push_back(item != nullptr ? item : &g_->any_node);
+    }
+    std::vector<const js::Node*> items;
+    for (const js::Node* p : parts) {
+      m.array.min_items = std::max(m.array.min_items, p->array.min_items);
+      if (p->array.max_items) {
+        m.array.max_items =
+            m.array.max_items ? std::min(*m.array.max_items, *p->array.max_items)
+                              : *p->array.max_items;
+      }
+      if (p->array.items != nullptr) items.push_back(p->array.items);
+    }
+    m.array.items = AllOfNode(std::move(items), where);
+    return Own(std::move(m));
   }
 
   // Creates a leaf with its kinds (its children are filled later, so recursion works).
@@ -512,12 +761,24 @@ class GrammarCompiler {
     // Objects.
     if ((g_->leaves[id].kinds & kObjBit) != 0) {
       const js::ObjectConstraints& o = n->object;
-      if (!o.pattern_properties.empty()) return Unsupported(Where("patternProperties", n));
+      const std::vector<js::PatternPropertySchema>& patterns = o.pattern_properties;
+      if (patterns.size() > 4) return Unsupported(Where("more than 4 patternProperties", n));
+      // A member's schema: its property schema (or, undeclared, additionalProperties when
+      // no pattern matches its name) together with every patternProperties entry it matches.
+      auto member_node = [&](const std::string& name, const js::Node* declared) {
+        std::vector<const js::Node*> subs;
+        if (declared != nullptr) subs.push_back(declared);
+        for (const js::PatternPropertySchema& pp : patterns) {
+          if (pp.pattern.Search(name)) subs.push_back(pp.schema);
+        }
+        if (subs.empty()) return o.additional_properties;
+        return AllOfNode(std::move(subs), n);
+      };
       std::vector<JsonGrammar::Impl::Prop> props;
       for (const js::PropertySchema& p : o.properties) {
         JsonGrammar::Impl::Prop prop;
         prop.name = p.name;
-        QS_ASSIGN_OR_RETURN(prop.alts, AltsFor(p.schema));
+        QS_ASSIGN_OR_RETURN(prop.alts, AltsFor(member_node(p.name, p.schema)));
         props.push_back(std::move(prop));
       }
       for (const std::string& r : o.required) {
@@ -530,7 +791,7 @@ class GrammarCompiler {
         JsonGrammar::Impl::Prop prop;
         prop.name = r;
         prop.required = true;
-        QS_ASSIGN_OR_RETURN(prop.alts, AltsFor(o.additional_properties));
+        QS_ASSIGN_OR_RETURN(prop.alts, AltsFor(member_node(r, nullptr)));
         props.push_back(std::move(prop));
       }
       if (props.size() > 64) return Unsupported(Where("more than 64 properties", n));
@@ -540,10 +801,26 @@ class GrammarCompiler {
         if (props[j].required) mask |= uint64_t{1} << j;
       }
       QS_ASSIGN_OR_RETURN(int additional, AltsFor(o.additional_properties));
+      std::vector<int> pattern_alts;
+      std::vector<js::Pattern> key_patterns;
+      if (!patterns.empty()) {
+        for (uint32_t bits = 0; bits < (1u << patterns.size()); ++bits) {
+          std::vector<const js::Node*> subs;
+          for (size_t i = 0; i < patterns.size(); ++i) {
+            if ((bits >> i) & 1) subs.push_back(patterns[i].schema);
+          }
+          QS_ASSIGN_OR_RETURN(int alts, AltsFor(bits == 0 ? o.additional_properties
+                                                          : AllOfNode(std::move(subs), n)));
+          pattern_alts.push_back(alts);
+        }
+        for (const js::PatternPropertySchema& pp : patterns) key_patterns.push_back(pp.pattern);
+      }
       JsonGrammar::Impl::Leaf& l = g_->leaves[id];
       l.props = std::move(props);
       l.required_mask = mask;
       l.additional_alts = additional;
+      l.pattern_alts = std::move(pattern_alts);
+      l.key_patterns = std::move(key_patterns);
     }
     // Arrays.
     if ((g_->leaves[id].kinds & kArrBit) != 0) {
@@ -705,6 +982,7 @@ class GrammarCompiler {
   JsonGrammar::Impl* g_;
   std::map<const js::Node*, int> memo_;
   std::vector<int> pending_;
+  int distributions_ = 0;
 };
 
 }  // namespace
@@ -827,14 +1105,20 @@ class Stepper {
         for (size_t j = 0; j < l.props.size(); ++j) {
           if (l.props[j].name == s->text) found = static_cast<int>(j);
         }
-        s->text.clear();
         if (found >= 0) {
           if ((p.bits >> found) & 1) return false;  // a duplicate member
           p.bits |= uint64_t{1} << found;
           p.alts = l.props[found].alts;
+        } else if (!l.key_patterns.empty()) {
+          uint32_t bits = 0;
+          for (size_t i = 0; i < l.key_patterns.size(); ++i) {
+            if (l.key_patterns[i].Search(s->text)) bits |= 1u << i;
+          }
+          p.alts = l.pattern_alts[bits];
         } else {
           p.alts = l.additional_alts;
         }
+        s->text.clear();
         p.phase = 2;
         return true;
       }
@@ -857,7 +1141,8 @@ class Stepper {
     if (s.frames.size() < 2) return true;
     const Frame& object = s.frames[s.frames.size() - 2];
     if (object.kind != kObject || object.leaf < 0) return true;
-    return g_.AltMin(g_.leaves[object.leaf].additional_alts) < kInf;
+    const Impl::Leaf& l = g_.leaves[object.leaf];
+    return g_.AltMin(l.additional_alts) < kInf || !l.key_patterns.empty();
   }
 
   // See JsonMatcher::PlainStringRoom.

@@ -19,13 +19,22 @@
 //              escapes, formats as regex subsets. Every prefix the matcher accepts can still
 //              be completed (no dead ends), and MinBytesToClose is achievable.
 //
+// allOf, and $ref / anyOf / oneOf / enum / const next to other keywords, are merged into
+// one schema node first (the keyword-wise intersection, anyOf / oneOf distributed over
+// the rest, enum values filtered by the validator).
+//
+// patternProperties (at most 4 per object): declared and required members take the
+// schemas of the patterns their names match; in kAccept, other members take those of the
+// patterns they match (RE2 search on the key) or additionalProperties; kGenerate writes
+// declared and required members only.
+//
 // Unsupported (Compile fails with Unsupported "unsupported by the grammar: KEYWORD at
-// POINTER"): allOf, $ref with sibling keywords, anyOf / oneOf with sibling keywords, oneOf
-// whose alternatives can overlap (not disjoint by JSON type), patternProperties, more than
-// 64 properties, enum / const next to string / number / object / array keywords; in
-// kGenerate also multipleOf, non-integer bounds, pattern together with format, and
-// pattern / format with a maxLength or minLength over 1024. Never does a document the
-// schema rejects get accepted: anything not enforced exactly fails compilation.
+// POINTER"): oneOf whose alternatives can overlap (not disjoint by JSON type), allOf parts
+// with two different patterns, formats or multipleOf, patternProperties inside allOf, more
+// than 64 properties; in kGenerate also multipleOf, non-integer bounds, pattern together
+// with format, and pattern / format with a maxLength or minLength over 1024. Never does a
+// document the schema rejects get accepted: anything not enforced exactly fails
+// compilation.
 //
 // Thread safety: a JsonGrammar is immutable and may be shared; a JsonMatcher is a value
 // (copy it to snapshot / roll back) and must not be used from two threads at once.

@@ -170,9 +170,11 @@ TEST(JsonGrammar, ForcedBytesAndMinBytes) {
 }
 
 TEST(JsonGrammar, UnsupportedIsNamed) {
-  for (const char* schema : {R"({"allOf":[{"type":"string"},{"maxLength":3}]})",
-                             R"({"oneOf":[{"type":"integer"},{"minimum":2}]})",
-                             R"({"type":"object","patternProperties":{"^x":{}}})"}) {
+  for (const char* schema :
+       {R"({"allOf":[{"type":"string","pattern":"^a"},{"pattern":"b$"}]})",
+        R"({"oneOf":[{"type":"integer"},{"minimum":2}]})",
+        R"({"allOf":[{"patternProperties":{"^x":{}}},{"type":"object"}]})",
+        R"({"type":"object","patternProperties":{"a":{},"b":{},"c":{},"d":{},"e":{}}})"}) {
     StatusOr<js::Schema> s = js::Compile(nlohmann::ordered_json::parse(schema));
     ASSERT_TRUE(s.ok());
     StatusOr<Grammar> g = JsonGrammar::Compile(*s, GrammarMode::kAccept);
@@ -221,6 +223,18 @@ const char* const kWalkSchemas[] = {
         "required":["ip","h","d","t","u","i6","du"]})",
     R"({"type":"object","properties":{},"required":["extra"],
         "additionalProperties":{"type":"integer","minimum":-5,"maximum":-2}})",
+    // allOf with a $ref base, anyOf next to other keywords, enum next to a type, and
+    // patternProperties: merged before matching.
+    R"({"$defs":{"base":{"type":"object","properties":{"id":{"type":"integer","minimum":1},
+        "note":{"type":"string","maxLength":6}},"required":["id"]}},
+        "allOf":[{"$ref":"#/$defs/base"},{"properties":{"id":{"maximum":9},
+        "kind":{"enum":["a","b",3]}},"required":["kind"]},{"properties":{"kind":{"type":"string"}}}]})",
+    R"({"type":"object","properties":{"city":{"type":"string","maxLength":8},"zip":{"type":"string",
+        "pattern":"^[0-9]{5}$"}},"anyOf":[{"required":["city"]},{"required":["zip"]}],
+        "additionalProperties":false})",
+    R"({"type":"object","properties":{"x_count":{"type":"integer"},"name":{"type":"string"}},
+        "patternProperties":{"^x_":{"minimum":0,"maximum":5}},"required":["x_count","name"],
+        "additionalProperties":false})",
 };
 
 void ExpectValid(const js::Schema& schema, const std::string& text) {

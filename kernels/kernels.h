@@ -27,6 +27,19 @@ inline int BitmaskWords(int vocab) { return (vocab + 31) / 32; }
 void MaskedSoftmaxArgmaxReference(const float* logits, const uint32_t* bitmask, int rows, int vocab,
                                   TokenChoice* out);
 
+// Which canvas positions a denoising step commits, per row (LLaDA's low-confidence
+// remasking keeps the top k; Fast-dLLM's parallel decoding keeps every position above a
+// confidence threshold, and at least the best one).
+//   confidence: [rows, length]; eligible: [rows, length], nonzero where a position may be
+//   committed (masked, inside the current block); k: [rows] (top-k mode) or nullptr with
+//   threshold set (threshold mode); selected: [rows, length] out, 1 = commit.
+// Top-k: the k eligible positions of highest confidence (all of them when fewer); ties go
+// to the lower position. Threshold: every eligible position with confidence > threshold,
+// or, when there is none, the single best eligible position. A row with no eligible
+// position selects nothing.
+void SelectPositionsReference(const float* confidence, const uint8_t* eligible, int rows,
+                              int length, const int32_t* k, float threshold, uint8_t* selected);
+
 // True when this build has the CUDA kernels (QS_CUDA=ON).
 bool BuiltWithCuda();
 
@@ -35,6 +48,10 @@ bool BuiltWithCuda();
 // (a cudaStream_t, 0 = default stream) and synchronizes it before returning.
 Status MaskedSoftmaxArgmaxCuda(const float* logits, const uint32_t* bitmask, int rows, int vocab,
                                TokenChoice* out, void* stream);
+// Same as SelectPositionsReference on device pointers (length <= 8192); synchronizes
+// `stream` before returning.
+Status SelectPositionsCuda(const float* confidence, const uint8_t* eligible, int rows, int length,
+                           const int32_t* k, float threshold, uint8_t* selected, void* stream);
 #endif
 
 }  // namespace qs::kernels

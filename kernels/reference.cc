@@ -52,6 +52,38 @@ void MaskedSoftmaxArgmaxReference(const float* logits, const uint32_t* bitmask, 
   }
 }
 
+void SelectPositionsReference(const float* confidence, const uint8_t* eligible, int rows,
+                              int length, const int32_t* k, float threshold, uint8_t* selected) {
+  for (int r = 0; r < rows; ++r) {
+    const float* c = confidence + static_cast<int64_t>(r) * length;
+    const uint8_t* e = eligible + static_cast<int64_t>(r) * length;
+    uint8_t* out = selected + static_cast<int64_t>(r) * length;
+    // rank(i): eligible positions ahead of i (higher confidence, or equal and earlier).
+    auto rank = [&](int i) {
+      int ahead = 0;
+      for (int j = 0; j < length; ++j) {
+        if (e[j] && (c[j] > c[i] || (c[j] == c[i] && j < i))) ++ahead;
+      }
+      return ahead;
+    };
+    bool any_above = false;
+    if (k == nullptr) {
+      for (int i = 0; i < length; ++i) any_above = any_above || (e[i] && c[i] > threshold);
+    }
+    for (int i = 0; i < length; ++i) {
+      bool pick = false;
+      if (e[i]) {
+        if (k != nullptr) {
+          pick = rank(i) < k[r];
+        } else {
+          pick = any_above ? c[i] > threshold : rank(i) == 0;
+        }
+      }
+      out[i] = pick ? 1 : 0;
+    }
+  }
+}
+
 #ifndef QS_HAVE_CUDA
 bool BuiltWithCuda() { return false; }
 #endif

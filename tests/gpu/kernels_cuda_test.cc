@@ -49,5 +49,38 @@ TEST(MaskedSoftmaxArgmaxCuda, MatchesCpuReference) {
   cudaFree(d_out);
 }
 
+TEST(SelectPositionsCuda, MatchesCpuReference) {
+  std::mt19937 rng(13);
+  const int rows = 9, length = 1088;
+  std::vector<float> confidence(size_t(rows) * length);
+  std::vector<uint8_t> eligible(size_t(rows) * length);
+  for (size_t i = 0; i < confidence.size(); ++i) {
+    confidence[i] = static_cast<float>(rng() % 50) / 50.f;  // many ties
+    eligible[i] = (i / length != 2) && rng() % 4 != 0;      // row 2: nothing eligible
+  }
+  std::vector<int32_t> k = {1, 2, 4, 8, 16, 32, 64, 0, 5000};
+  float* d_conf = ToDevice(confidence);
+  uint8_t* d_elig = ToDevice(eligible);
+  int32_t* d_k = ToDevice(k);
+  uint8_t* d_out = nullptr;
+  ASSERT_EQ(cudaMalloc(&d_out, confidence.size()), cudaSuccess);
+  std::vector<uint8_t> want(confidence.size()), got(confidence.size());
+  for (int mode = 0; mode < 3; ++mode) {
+    const int32_t* kk = mode == 0 ? k.data() : nullptr;
+    const float threshold = mode == 1 ? 0.9f : 5.f;  // 5: nothing above, the best alone
+    SelectPositionsReference(confidence.data(), eligible.data(), rows, length, kk, threshold,
+                             want.data());
+    Status s = SelectPositionsCuda(d_conf, d_elig, rows, length, mode == 0 ? d_k : nullptr,
+                                   threshold, d_out, nullptr);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    ASSERT_EQ(cudaMemcpy(got.data(), d_out, got.size(), cudaMemcpyDeviceToHost), cudaSuccess);
+    EXPECT_EQ(got, want) << "mode " << mode;
+  }
+  cudaFree(d_conf);
+  cudaFree(d_elig);
+  cudaFree(d_k);
+  cudaFree(d_out);
+}
+
 }  // namespace
 }  // namespace qs::kernels

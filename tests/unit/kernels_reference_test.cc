@@ -80,5 +80,63 @@ TEST(MaskedSoftmaxArgmaxReference, TiesGoToTheLowestTokenLikeTorchArgmax) {
   EXPECT_NEAR(c.margin, 0.f, 1e-7);
 }
 
+// Position selection against a direct computation: sort the eligible positions by
+// (confidence desc, position asc) and take the first k, or those above the threshold.
+std::vector<uint8_t> DirectSelect(const std::vector<float>& c, const std::vector<uint8_t>& e,
+                                  int k, float threshold, bool top_k) {
+  std::vector<int> order;
+  for (int i = 0; i < static_cast<int>(c.size()); ++i) {
+    if (e[i]) order.push_back(i);
+  }
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return c[a] > c[b]; });
+  std::vector<uint8_t> out(c.size(), 0);
+  if (top_k) {
+    for (int n = 0; n < k && n < static_cast<int>(order.size()); ++n) out[order[n]] = 1;
+    return out;
+  }
+  for (int i : order) {
+    if (c[i] > threshold) out[i] = 1;
+  }
+  if (std::count(out.begin(), out.end(), 1) == 0 && !order.empty()) out[order[0]] = 1;
+  return out;
+}
+
+TEST(SelectPositionsReference, TopKAndThresholdMatchASortedSelection) {
+  std::mt19937 rng(5);
+  const int rows = 6, length = 300;
+  std::vector<float> confidence(rows * length);
+  std::vector<uint8_t> eligible(rows * length);
+  for (int i = 0; i < rows * length; ++i) {
+    // Few distinct values, so ties are common; row 4 has nothing eligible.
+    confidence[i] = static_cast<float>(rng() % 20) / 20.f;
+    eligible[i] = (i / length != 4) && rng() % 3 != 0;
+  }
+  const std::vector<int32_t> k = {1, 5, 32, 0, 3, 1000};
+  std::vector<uint8_t> got(rows * length);
+  SelectPositionsReference(confidence.data(), eligible.data(), rows, length, k.data(), 0.f,
+                           got.data());
+  for (int r = 0; r < rows; ++r) {
+    std::vector<float> c(confidence.begin() + r * length, confidence.begin() + (r + 1) * length);
+    std::vector<uint8_t> e(eligible.begin() + r * length, eligible.begin() + (r + 1) * length);
+    std::vector<uint8_t> g(got.begin() + r * length, got.begin() + (r + 1) * length);
+    EXPECT_EQ(g, DirectSelect(c, e, k[r], 0.f, true)) << "top-k row " << r;
+  }
+  for (float threshold : {0.5f, 0.9f, 2.f}) {  // 2: nothing above, the best one alone
+    SelectPositionsReference(confidence.data(), eligible.data(), rows, length, nullptr, threshold,
+                             got.data());
+    for (int r = 0; r < rows; ++r) {
+      std::vector<float> c(confidence.begin() + r * length,
+                           confidence.begin() + (r + 1) * length);
+      std::vector<uint8_t> e(eligible.begin() + r * length, eligible.begin() + (r + 1) * length);
+      std::vector<uint8_t> g(got.begin() + r * length, got.begin() + (r + 1) * length);
+      EXPECT_EQ(g, DirectSelect(c, e, 0, threshold, false))
+          << "threshold " << threshold << " row " << r;
+      if (r != 4) {
+        EXPECT_GE(std::count(g.begin(), g.end(), 1), 1);
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace qs::kernels

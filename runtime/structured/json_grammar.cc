@@ -370,20 +370,27 @@ class GrammarCompiler {
       leaves = g_->alt_sets[target];
     } else if (!n->any_of.empty() || !n->one_of.empty()) {
       const bool one = !n->one_of.empty();
-      uint8_t seen_kinds = 0;
+      std::vector<std::vector<int>> seen;  // the leaves of each alternative so far
       for (const js::Node* sub : one ? n->one_of : n->any_of) {
         QS_ASSIGN_OR_RETURN(int sub_alts, AltsFor(sub));
-        uint8_t kinds = 0;
-        for (int leaf : g_->alt_sets[sub_alts]) {
-          kinds |= g_->leaves[leaf].kinds;
+        const std::vector<int> sub_leaves = g_->alt_sets[sub_alts];
+        // oneOf means "exactly one": the same as anyOf only when no instance can match two
+        // alternatives (every pair of their leaves is disjoint).
+        if (one) {
+          for (const std::vector<int>& other : seen) {
+            for (int a : sub_leaves) {
+              for (int b : other) {
+                if (!LeavesDisjoint(a, b)) {
+                  return Unsupported(Where("oneOf with alternatives that can overlap", n));
+                }
+              }
+            }
+          }
+          seen.push_back(sub_leaves);
+        }
+        for (int leaf : sub_leaves) {
           if (std::find(leaves.begin(), leaves.end(), leaf) == leaves.end()) leaves.push_back(leaf);
         }
-        // oneOf means "exactly one": the same as anyOf only when no instance can match two
-        // alternatives, which kinds that never overlap guarantee.
-        if (one && (kinds & seen_kinds) != 0) {
-          return Unsupported(Where("oneOf with alternatives that can overlap", n));
-        }
-        seen_kinds |= kinds;
       }
     } else {
       QS_ASSIGN_OR_RETURN(int leaf, NewLeaf(n));
@@ -393,6 +400,56 @@ class GrammarCompiler {
     int id = static_cast<int>(g_->alt_sets.size()) - 1;
     memo_[n] = id;
     return id;
+  }
+
+  // The const / enum values a node allows for a required property, if it pins them.
+  static std::optional<std::vector<nlohmann::json>> PinnedValues(const js::Node* n,
+                                                                  const std::string& name) {
+    if (std::find(n->object.required.begin(), n->object.required.end(), name) ==
+        n->object.required.end()) {
+      return std::nullopt;
+    }
+    const js::PropertySchema* p = n->object.FindProperty(name);
+    if (p == nullptr || p->schema == nullptr) return std::nullopt;
+    if (p->schema->const_value) return std::vector<nlohmann::json>{*p->schema->const_value};
+    if (p->schema->enum_values) return *p->schema->enum_values;
+    return std::nullopt;
+  }
+
+  // Whether no instance can match both leaves: different JSON kinds, enum values the other
+  // rejects (checked by the validator), or objects with a discriminator (a property both
+  // require, pinned by const / enum to values that never coincide).
+  bool LeavesDisjoint(int a, int b) const {
+    const JsonGrammar::Impl::Leaf& x = g_->leaves[a];
+    const JsonGrammar::Impl::Leaf& y = g_->leaves[b];
+    if (a == b) return false;
+    if ((x.kinds & y.kinds) == 0) return true;
+    if (x.is_enum || y.is_enum) {
+      const JsonGrammar::Impl::Leaf& e = x.is_enum ? x : y;
+      const JsonGrammar::Impl::Leaf& other = x.is_enum ? y : x;
+      for (const nlohmann::json& v : e.values) {
+        if (other.is_enum) {
+          for (const nlohmann::json& w : other.values) {
+            if (js::JsonEqual(v, w)) return false;
+          }
+        } else if (js::NodeAccepts(schema_, *other.node, v)) {
+          return false;
+        }
+      }
+      return true;
+    }
+    if ((x.kinds & y.kinds) != kObjBit) return false;
+    for (const js::PropertySchema& p : x.node->object.properties) {
+      std::optional<std::vector<nlohmann::json>> vx = PinnedValues(x.node, p.name);
+      std::optional<std::vector<nlohmann::json>> vy = PinnedValues(y.node, p.name);
+      if (!vx || !vy) continue;
+      bool overlap = false;
+      for (const nlohmann::json& v : *vx) {
+        for (const nlohmann::json& w : *vy) overlap = overlap || js::JsonEqual(v, w);
+      }
+      if (!overlap) return true;
+    }
+    return false;
   }
 
   const js::Node* Own(js::Node node) {

@@ -29,7 +29,9 @@
 // declared and required members only.
 //
 // Unsupported (Compile fails with Unsupported "unsupported by the grammar: KEYWORD at
-// POINTER"): oneOf whose alternatives can overlap (not disjoint by JSON type), allOf parts
+// POINTER"): oneOf whose alternatives can overlap (disjoint means: different JSON types,
+// enum values the other alternative rejects, or objects with a discriminator, a property
+// both require pinned by const / enum to different values), allOf parts
 // with two different patterns, formats or multipleOf, patternProperties inside allOf, more
 // than 64 properties; in kGenerate also multipleOf, non-integer bounds, pattern together
 // with format, and pattern / format with a maxLength or minLength over 1024. Never does a

@@ -189,6 +189,40 @@ TEST(JsonGrammar, UnsupportedIsNamed) {
   EXPECT_TRUE(JsonGrammar::Compile(*s, GrammarMode::kAccept).ok());
 }
 
+// oneOf whose alternatives can never both match is anyOf: discriminated unions (a required
+// property pinned to different constants) and enum values the other alternative rejects.
+TEST(JsonGrammar, DisjointOneOfIsSupported) {
+  const char* schema = R"({"oneOf":[
+      {"type":"object","properties":{"kind":{"const":"card"},"last4":{"type":"string",
+       "pattern":"^[0-9]{4}$"}},"required":["kind","last4"],"additionalProperties":false},
+      {"type":"object","properties":{"kind":{"enum":["iban","sepa"]},"iban":{"type":"string"}},
+       "required":["kind","iban"],"additionalProperties":false},
+      {"const":"cash"},
+      {"type":"string","pattern":"^voucher-"}]})";
+  StatusOr<js::Schema> s = js::Compile(nlohmann::ordered_json::parse(schema));
+  ASSERT_TRUE(s.ok());
+  for (GrammarMode mode : {GrammarMode::kAccept, GrammarMode::kGenerate}) {
+    StatusOr<Grammar> g = JsonGrammar::Compile(*s, mode);
+    ASSERT_TRUE(g.ok()) << g.status().ToString();
+    for (const char* doc : {R"({"kind":"card","last4":"1234"})", R"({"kind":"sepa","iban":"DE1"})",
+                            R"("cash")", R"("voucher-7")"}) {
+      JsonMatcher m(*g);
+      EXPECT_TRUE(m.AdvanceBytes(doc) && m.IsComplete()) << doc;
+    }
+    for (const char* doc : {R"({"kind":"cash","iban":"x"})", R"({"kind":"card","iban":"x"})",
+                            R"("check")"}) {
+      JsonMatcher m(*g);
+      EXPECT_FALSE(m.AdvanceBytes(doc) && m.IsComplete()) << doc;
+    }
+  }
+  // Both alternatives accept {"kind":"a"}: still refused.
+  StatusOr<js::Schema> overlap = js::Compile(nlohmann::ordered_json::parse(
+      R"({"oneOf":[{"type":"object","properties":{"kind":{"const":"a"}}},
+                   {"type":"object","required":["x"]}]})"));
+  ASSERT_TRUE(overlap.ok());
+  EXPECT_FALSE(JsonGrammar::Compile(*overlap, GrammarMode::kAccept).ok());
+}
+
 // Tool-call-like schemas for the random walks.
 const char* const kWalkSchemas[] = {
     R"({"type":"object","properties":{"city":{"type":"string"},"units":{"enum":["c","f"]}},

@@ -639,7 +639,22 @@ struct Flags {
   uint64_t seed = 1;
   int order_tasks = 6000, docs_tasks = 3000, eval_order_tasks = 120, eval_docs_tasks = 80;
   int vocab_size = 4096;  // of the tokenizer trained on the corpus
+  // Each turn is also written with its system message cut to one line (see ShortSystem).
+  bool short_system_copies = true;
 };
+
+// The same turn with the system message (instructions and tool listing, ~200 tokens that
+// are identical in every turn of a workflow) cut to one line. A small model learns to read
+// the conversation (which tool the question asks for, which id to copy) from these much
+// cheaper examples first, then carries it over to the full prompt: relative positions
+// inside the conversation are the same in both (rotary attention).
+std::string ShortSystem(const std::string& prompt, const std::string& workflow) {
+  const std::string open = "<|im_start|>system\n", close = "<|im_end|>";
+  if (prompt.rfind(open, 0) != 0) return "";
+  const size_t end = prompt.find(close);
+  if (end == std::string::npos) return "";
+  return open + "Bergkaffee " + workflow + "." + prompt.substr(end);
+}
 
 int Fail(const std::string& message) {
   std::fprintf(stderr, "qs_make_corpus: error: %s\n", message.c_str());
@@ -676,10 +691,12 @@ int main(int argc, char** argv) {
       f.write_eval = next();
     else if (a == "--vocab-size")
       f.vocab_size = std::stoi(next());
+    else if (a == "--no-short-system-copies")
+      f.short_system_copies = false;
     else {
       std::fprintf(stderr,
                    "usage: qs_make_corpus --out DIR [--seed N] [--order-tasks N] [--docs-tasks N]"
-                   " [--examples DIR] [--server BIN] [--vocab-size N]\n"
+                   " [--examples DIR] [--server BIN] [--vocab-size N] [--no-short-system-copies]\n"
                    "       qs_make_corpus --write-eval EXAMPLES_DIR\n");
       return 2;
     }
@@ -795,6 +812,12 @@ int main(int argc, char** argv) {
         corpus += json{{"prompt", turn.prompt}, {"response", turn.response}}.dump() + "\n";
         texts.push_back(turn.prompt + turn.response);
         ++turns;
+        const std::string short_prompt =
+            f.short_system_copies ? ShortSystem(turn.prompt, task.workflow) : "";
+        if (!short_prompt.empty()) {
+          corpus += json{{"prompt", short_prompt}, {"response", turn.response}}.dump() + "\n";
+          ++turns;
+        }
       }
     }
   }

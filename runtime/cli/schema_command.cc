@@ -318,6 +318,7 @@ int RunSchemaBench(const std::vector<std::string>& args) {
   std::printf("vocabulary %d tokens (%s); matcher tables built in %.1f ms\n",
               matcher.vocab_size(), tokenizer_dir.c_str(), build_ms);
   std::vector<double> all_masks, compile_ms;
+  std::vector<std::pair<double, std::string>> slowest;  // (us, where)
   for (const std::string& name : names) {
     const std::string schema_path = schemas_dir + "/" + name + ".json";
     const auto t0 = std::chrono::steady_clock::now();
@@ -338,6 +339,10 @@ int RunSchemaBench(const std::vector<std::string>& args) {
         return Failure(kBench, dir + "/" + name + ".jsonl:" + std::to_string(n) + ": " + r.error);
       }
       masks.insert(masks.end(), r.mask_us.begin(), r.mask_us.end());
+      for (size_t t = 0; t < r.mask_us.size(); ++t) {
+        slowest.push_back({r.mask_us[t], name + ".jsonl:" + std::to_string(n) + " token " +
+                                             std::to_string(t)});
+      }
     }
     const nlohmann::json p = Percentiles(masks);
     std::printf("%-16s compile %6.2f ms  masks %4zu  mean %7.1f  p50 %7.1f  p99 %7.1f  max %7.1f us\n",
@@ -352,6 +357,12 @@ int RunSchemaBench(const std::vector<std::string>& args) {
               "all", compile_ms[compile_ms.size() / 2], all_masks.size(), p.value("mean", 0.0),
               p.value("p50", 0.0), p.value("p99", 0.0),
               *std::max_element(all_masks.begin(), all_masks.end()));
+  std::sort(slowest.begin(), slowest.end(), std::greater<>());
+  std::printf("slowest masks:");
+  for (size_t i = 0; i < slowest.size() && i < 5; ++i) {
+    std::printf("%s %.0f us (%s)", i == 0 ? "" : ",", slowest[i].first, slowest[i].second.c_str());
+  }
+  std::printf("\n");
   return kExitOk;
 }
 

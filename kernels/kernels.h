@@ -48,6 +48,10 @@ bool BuiltWithCuda();
 // (a cudaStream_t, 0 = default stream) and synchronizes it before returning.
 Status MaskedSoftmaxArgmaxCuda(const float* logits, const uint32_t* bitmask, int rows, int vocab,
                                TokenChoice* out, void* stream);
+// Bytes of device memory in use on the current device (total minus free, as the driver
+// reports them: every process and the caching allocator's reserve included).
+StatusOr<int64_t> CudaMemoryInUse();
+
 // Same as SelectPositionsReference on device pointers (length <= 8192); synchronizes
 // `stream` before returning.
 Status SelectPositionsCuda(const float* confidence, const uint8_t* eligible, int rows, int length,

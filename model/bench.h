@@ -7,6 +7,7 @@
 
 #include "base/status.h"
 #include "model/io/model_config.h"
+#include "model/sampler_config.h"
 
 namespace qs::model {
 
@@ -32,6 +33,8 @@ struct DenoiseBenchOptions {
   int64_t block_length = 32;
   std::string sampler;  // llada or dream; empty: the model's own
   int repeats = 3;
+  // The generations timed, side by side in one run: KV cache modes (sampler_config.h).
+  std::vector<KvCache> kv_caches = {KvCache::kNone};
 };
 
 struct DenoiseBenchResult {
@@ -42,10 +45,50 @@ struct DenoiseBenchResult {
   int64_t steps = 0;
   int64_t model_calls = 0;
   std::string sampler;  // the sampler that ran
+  // One entry per options.kv_caches, in order (step_ms / tokens_per_second above are the
+  // first one's).
+  struct CacheRun {
+    KvCache cache = KvCache::kNone;
+    double step_ms = 0;
+    double tokens_per_second = 0;
+    // Answer tokens equal to the first mode's answer, position by position (1 = the same
+    // text; the cache is approximate).
+    double agreement = 1.0;
+  };
+  std::vector<CacheRun> cache_runs;
 };
 
 // Times the model forward and a full fixed-schedule generation (early stop off).
 StatusOr<DenoiseBenchResult> BenchDenoise(const DenoiseBenchOptions& options);
+
+// LLaDA-8B's shape (hidden 4096, 32 layers, 32 heads, SwiGLU 12288, vocabulary 126,464).
+ModelConfig LladaEightBShape();
+
+struct GpuBenchOptions {
+  ModelConfig config = LladaEightBShape();  // random weights of this shape, made on device
+  std::string device = "cuda";
+  std::string dtype = "bfloat16";
+  int repeats = 2;
+  std::vector<KvCache> kv_caches = {KvCache::kNone, KvCache::kPrefix, KvCache::kDual};
+};
+
+struct GpuBenchResult {
+  double forward_ms_320 = 0;   // batch 1, 320 tokens (median of repeats)
+  double forward_ms_1088 = 0;  // batch 1, 1088 tokens
+  // LLaDA's fixed schedule: 64-token prompt, gen 256, block 32, low-confidence remasking.
+  struct Schedule {
+    KvCache cache = KvCache::kNone;
+    int64_t steps = 0;
+    double seconds = 0;  // median of repeats
+    double step_ms = 0;
+    double tokens_per_second = 0;
+  };
+  std::vector<Schedule> schedules;  // each cache with 256, then 64 steps
+  int64_t peak_device_bytes = -1;   // max device memory in use seen; -1 unknown (no CUDA)
+};
+
+// The GPU benchmark of issue 7 (also runs on the CPU with a small config for a smoke test).
+StatusOr<GpuBenchResult> BenchGpu(const GpuBenchOptions& options);
 
 // Writes a random-weight checkpoint (config.json + model.safetensors) for tests and
 // benchmarks.

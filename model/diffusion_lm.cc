@@ -16,10 +16,12 @@ DiffusionLm::DiffusionLm(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 DiffusionLm::~DiffusionLm() = default;
 
 StatusOr<std::unique_ptr<DiffusionLm>> DiffusionLm::Load(const std::string& dir,
-                                                         const std::string& dtype) {
+                                                         const std::string& dtype,
+                                                         const std::string& device) {
   try {
     LoadOptions load;
     QS_ASSIGN_OR_RETURN(load.compute_dtype, ParseComputeDtype(dtype));
+    QS_ASSIGN_OR_RETURN(load.device, ParseDevice(device));
     auto impl = std::make_unique<Impl>();
     QS_ASSIGN_OR_RETURN(impl->model, Transformer::Load(dir, load));
     return std::unique_ptr<DiffusionLm>(new DiffusionLm(std::move(impl)));
@@ -35,7 +37,25 @@ std::unique_ptr<DiffusionLm> DiffusionLm::Random(const ModelConfig& config, uint
   return std::unique_ptr<DiffusionLm>(new DiffusionLm(std::move(impl)));
 }
 
+StatusOr<std::unique_ptr<DiffusionLm>> DiffusionLm::RandomOn(const ModelConfig& config,
+                                                             uint64_t seed,
+                                                             const std::string& device,
+                                                             const std::string& dtype) {
+  try {
+    LoadOptions load;
+    QS_ASSIGN_OR_RETURN(load.compute_dtype, ParseComputeDtype(dtype));
+    QS_ASSIGN_OR_RETURN(load.device, ParseDevice(device));
+    auto impl = std::make_unique<Impl>();
+    impl->model = Transformer::Random(config, seed, load);
+    return std::unique_ptr<DiffusionLm>(new DiffusionLm(std::move(impl)));
+  } catch (const c10::Error& e) {
+    return Internal("LibTorch failed while making a random model on " + device + ": " +
+                    std::string(e.what_without_backtrace()));
+  }
+}
+
 const ModelConfig& DiffusionLm::config() const { return impl_->model->config(); }
+const Transformer& DiffusionLm::transformer() const { return *impl_->model; }
 
 GenerateOptions DiffusionLm::DefaultOptions() const {
   GenerateOptions options;
@@ -70,7 +90,11 @@ StatusOr<GenerateResult> DiffusionLm::Generate(const std::vector<int32_t>& promp
     std::vector<int64_t> ids(prompt.begin(), prompt.end());
     at::Tensor p = at::tensor(c10::ArrayRef<int64_t>(ids), at::TensorOptions().dtype(at::kLong))
                        .view({1, static_cast<int64_t>(ids.size())});
-    TransformerLogits source(*impl_->model);
+    TransformerLogits plain(*impl_->model);
+    CachedTransformerLogits cached(*impl_->model, options.kv_cache);
+    LogitsSource& source = options.kv_cache == KvCache::kNone
+                               ? static_cast<LogitsSource&>(plain)
+                               : static_cast<LogitsSource&>(cached);
     QS_ASSIGN_OR_RETURN(SamplerResult run, RunSampler(p, sc, source, constraint, observer));
     Answer answer = ExtractAnswer(run.canvas, 0, static_cast<int64_t>(prompt.size()), sc.eos_id);
     result.ids = std::move(answer.ids);

@@ -22,6 +22,7 @@ struct GenerateOptions {
   // mask_id / eos_id of -1 take the model's mask_token_id / eos_token_id; shift_logits is
   // always the model's (Dream checkpoints need it whatever the sampler).
   SamplerConfig sampler;
+  KvCache kv_cache = KvCache::kNone;  // Fast-dLLM's approximate cache (sampler_config.h)
 };
 
 struct GenerateResult {
@@ -33,18 +34,29 @@ struct GenerateResult {
   double seconds = 0.0;        // wall time of the denoising loop
 };
 
+class Transformer;
+
 class DiffusionLm {
  public:
-  // A checkpoint folder (config.json + safetensors); dtype "float32" or "bfloat16".
+  // A checkpoint folder (config.json + safetensors); dtype "float32" or "bfloat16"; device
+  // "cpu", "cuda" or "cuda:N" (weights go to the device tensor by tensor).
   static StatusOr<std::unique_ptr<DiffusionLm>> Load(const std::string& dir,
-                                                     const std::string& dtype = "float32");
+                                                     const std::string& dtype = "float32",
+                                                     const std::string& device = "cpu");
   // Random weights (float32), for tests and benchmarks.
   static std::unique_ptr<DiffusionLm> Random(const ModelConfig& config, uint64_t seed);
+  // Random weights in `dtype` on `device` (filled there), for benchmarks.
+  static StatusOr<std::unique_ptr<DiffusionLm>> RandomOn(const ModelConfig& config,
+                                                         uint64_t seed,
+                                                         const std::string& device,
+                                                         const std::string& dtype);
   ~DiffusionLm();
   DiffusionLm(const DiffusionLm&) = delete;
   DiffusionLm& operator=(const DiffusionLm&) = delete;
 
   const ModelConfig& config() const;
+  // The network itself, for benchmarks inside model/ (transformer.h is LibTorch).
+  const Transformer& transformer() const;
   // The sampler this model was published with (dream for Dream checkpoints, llada
   // otherwise) with the model's token ids.
   GenerateOptions DefaultOptions() const;

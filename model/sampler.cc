@@ -15,6 +15,28 @@ StatusOr<at::Tensor> TransformerLogits::Logits(const at::Tensor& ids) {
   return model_.Forward(ids).logits;
 }
 
+void CachedTransformerLogits::BeginScope(int64_t begin, int64_t end) {
+  begin_ = begin;
+  end_ = end;
+  refresh_ = true;
+}
+
+StatusOr<at::Tensor> CachedTransformerLogits::Logits(const at::Tensor& ids) {
+  const int64_t length = ids.size(1);
+  const bool same_shape = logits_.defined() && logits_.size(0) == ids.size(0) &&
+                          logits_.size(1) == length;
+  if (mode_ == KvCache::kNone || refresh_ || !same_shape || begin_ >= end_ || end_ > length) {
+    logits_ = model_.ForwardRange(ids, 0, length, &cache_, /*store=*/true);
+    ++full_forwards_;
+    refresh_ = false;
+    return logits_;
+  }
+  const int64_t end = mode_ == KvCache::kDual ? end_ : length;
+  at::Tensor part = model_.ForwardRange(ids, begin_, end, &cache_, /*store=*/false);
+  logits_.slice(1, begin_, end).copy_(part);
+  return logits_;
+}
+
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
@@ -125,6 +147,7 @@ StatusOr<SamplerResult> Denoiser::Run(const at::Tensor& prompt) {
   view_ = {view_tokens_.data(), length_, prompt_length_, static_cast<int32_t>(c_.mask_id)};
 
   if (c_.kind == SamplerKind::kDream) {
+    source_.BeginScope(prompt_length_, length_);
     QS_RETURN_IF_ERROR(c_.alg == DreamAlg::kConfidenceThreshold ? RunDreamConfidenceThreshold()
                                                                 : RunDream());
   } else {
@@ -148,6 +171,7 @@ Status Denoiser::RunBlocks() {
   const int64_t steps_per_block = c_.steps / blocks;
   for (int64_t nb = 0; nb < blocks; ++nb) {
     const int64_t lo = prompt_length_ + nb * block, hi = lo + block;
+    source_.BeginScope(lo, hi);
     // LLaDA's get_num_transfer_tokens: the block's masks split evenly over its steps, the
     // first (masks % steps) steps taking one more.
     std::vector<std::vector<int64_t>> schedule(static_cast<size_t>(batch_));

@@ -42,6 +42,9 @@ class LogitsSource {
   // N = 2B rows, [canvas; canvas with the prompt masked], as LLaDA batches them.
   virtual StatusOr<at::Tensor> Logits(const at::Tensor& ids) = 0;
   virtual int64_t vocab_size() const = 0;
+  // The sampler starts committing canvas positions [begin, end) (a block; Dream: the whole
+  // answer). Sources that cache (CachedTransformerLogits) refresh on the next call.
+  virtual void BeginScope(int64_t begin, int64_t end) {}
 };
 
 // Transformer::Forward, bidirectional.
@@ -53,6 +56,29 @@ class TransformerLogits : public LogitsSource {
 
  private:
   const Transformer& model_;
+};
+
+// Transformer::ForwardRange with Fast-dLLM's approximate KV cache (sampler_config.h
+// KvCache): the first call of a scope runs the whole canvas and keeps every layer's keys
+// and values; later calls recompute only the scope (dual) or the scope and what follows
+// (prefix). Logits outside the recomputed range are those of the scope's first call (the
+// samplers read logits inside the scope only). One canvas at a time: not thread-safe.
+class CachedTransformerLogits : public LogitsSource {
+ public:
+  CachedTransformerLogits(const Transformer& model, KvCache mode) : model_(model), mode_(mode) {}
+  StatusOr<at::Tensor> Logits(const at::Tensor& ids) override;
+  int64_t vocab_size() const override { return model_.config().vocab_size; }
+  void BeginScope(int64_t begin, int64_t end) override;
+  int64_t full_forwards() const { return full_forwards_; }
+
+ private:
+  const Transformer& model_;
+  KvCache mode_;
+  KvCacheState cache_;
+  at::Tensor logits_;  // [N, L, V] of the whole canvas, updated in the recomputed range
+  int64_t begin_ = 0, end_ = 0;
+  bool refresh_ = true;
+  int64_t full_forwards_ = 0;
 };
 
 struct SamplerResult {

@@ -60,6 +60,25 @@ StatusOr<DreamAlg> ParseDreamAlg(const std::string& text) {
                          "confidence_threshold)");
 }
 
+const char* KvCacheName(KvCache cache) {
+  switch (cache) {
+    case KvCache::kNone:
+      return "none";
+    case KvCache::kPrefix:
+      return "prefix";
+    case KvCache::kDual:
+      return "dual";
+  }
+  return "?";
+}
+
+StatusOr<KvCache> ParseKvCache(const std::string& text) {
+  for (KvCache cache : {KvCache::kNone, KvCache::kPrefix, KvCache::kDual}) {
+    if (text == KvCacheName(cache)) return cache;
+  }
+  return InvalidArgument("unknown KV cache \"" + text + "\" (use none, prefix or dual)");
+}
+
 int64_t EffectiveBlockLength(const SamplerConfig& c) {
   return c.block_length == 0 ? c.gen_length : c.block_length;
 }

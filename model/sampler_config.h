@@ -28,6 +28,12 @@ enum class Remasking { kLowConfidence, kRandom };
 // maskgit_plus (top-1 probability), topk_margin (top-1 minus top-2 probability), entropy
 // (negative entropy), confidence_threshold (fixed count per step, low ones carried over).
 enum class DreamAlg { kOrigin, kMaskgitPlus, kTopkMargin, kEntropy, kConfidenceThreshold };
+// Fast-dLLM's approximate KV cache (transformer.h KvCacheState): none recomputes the whole
+// canvas every step (exact); prefix recomputes the current block and everything after it,
+// with the keys / values before the block frozen at the block's first step; dual
+// recomputes only the current block (keys / values before and after it frozen). Dream's
+// single scope is the whole answer: prefix and dual then freeze the prompt only.
+enum class KvCache { kNone, kPrefix, kDual };
 
 struct SamplerConfig {
   SamplerKind kind = SamplerKind::kLlada;
@@ -63,6 +69,9 @@ StatusOr<SamplerKind> ParseSamplerKind(const std::string& text);
 StatusOr<Remasking> ParseRemasking(const std::string& text);
 // "origin", "maskgit_plus", "topk_margin", "entropy", "confidence_threshold".
 StatusOr<DreamAlg> ParseDreamAlg(const std::string& text);
+// "none", "prefix", "dual".
+const char* KvCacheName(KvCache cache);
+StatusOr<KvCache> ParseKvCache(const std::string& text);
 
 // block_length with 0 resolved to gen_length.
 int64_t EffectiveBlockLength(const SamplerConfig& config);

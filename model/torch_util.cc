@@ -45,4 +45,20 @@ StatusOr<at::ScalarType> ParseComputeDtype(const std::string& text) {
   return InvalidArgument("unknown dtype \"" + text + "\" (use float32, bfloat16 or float16)");
 }
 
+StatusOr<at::Device> ParseDevice(const std::string& text) {
+  if (text == "cpu") return at::Device(at::kCPU);
+  if (text == "cuda" || text.rfind("cuda:", 0) == 0) {
+    if (!at::hasCUDA()) {
+      return Unsupported("device \"" + text +
+                         "\": this LibTorch has no CUDA support or no GPU is visible (use cpu)");
+    }
+    try {
+      return at::Device(text);
+    } catch (const c10::Error& e) {
+      return InvalidArgument("device \"" + text + "\": " + e.what_without_backtrace());
+    }
+  }
+  return InvalidArgument("unknown device \"" + text + "\" (use cpu, cuda or cuda:N)");
+}
+
 }  // namespace qs::model

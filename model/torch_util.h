@@ -18,4 +18,7 @@ StatusOr<at::Tensor> ReadTensor(const SafetensorsFile& file, const std::string& 
 // Parses "float32" / "fp32" / "bfloat16" / "bf16" / "float16" / "fp16".
 StatusOr<at::ScalarType> ParseComputeDtype(const std::string& text);
 
+// Parses "cpu" / "cuda" / "cuda:N"; a CUDA device needs a LibTorch built with CUDA and a GPU.
+StatusOr<at::Device> ParseDevice(const std::string& text);
+
 }  // namespace qs::model

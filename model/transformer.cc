@@ -5,6 +5,8 @@
 #include <map>
 #include <set>
 
+#include <torch/version.h>
+
 #include "model/backend.h"
 #include "model/io/safetensors.h"
 #include "model/torch_util.h"
@@ -159,8 +161,16 @@ std::unique_ptr<Transformer> Transformer::Random(const ModelConfig& config, uint
                                                  const LoadOptions& options) {
   std::unique_ptr<Transformer> model(new Transformer(config, options));
   at::Generator gen = at::detail::createCPUGenerator(seed);
+  const bool on_device = !options.device.is_cpu();
   for (const WeightSlot& s : model->Slots()) {
     const bool is_norm = s.shape.size() == 1 && s.name.find("bias") == std::string::npos;
+    if (on_device) {
+      // Filled where they live (an 8B model would take minutes through the host); the
+      // values come from the device's own generator, so they differ from the CPU's.
+      const auto opts = at::TensorOptions().device(options.device).dtype(options.compute_dtype);
+      *s.target = is_norm ? at::ones(s.shape, opts) : at::empty(s.shape, opts).normal_(0.0, 0.02);
+      continue;
+    }
     at::Tensor t = is_norm ? at::ones(s.shape) : at::normal(0.0, 0.02, s.shape, gen);
     *s.target = t.to(options.device, options.compute_dtype);
   }
@@ -220,15 +230,38 @@ at::Tensor RotateHalf(const at::Tensor& x) {
 }  // namespace
 
 ForwardOutput Transformer::Forward(const at::Tensor& input_ids, const ForwardOptions& fo) const {
-  const int64_t b = input_ids.size(0), l = input_ids.size(1);
+  return ForwardImpl(input_ids, 0, input_ids.size(1), nullptr, false, fo);
+}
+
+at::Tensor Transformer::ForwardRange(const at::Tensor& input_ids, int64_t begin, int64_t end,
+                                     KvCacheState* cache, bool store) const {
+  QS_CHECK(cache != nullptr && 0 <= begin && begin < end && end <= input_ids.size(1),
+           "ForwardRange: a cache and a range inside the canvas");
+  QS_CHECK(!store || (begin == 0 && end == input_ids.size(1)),
+           "ForwardRange: only a forward over the whole canvas fills the cache");
+  QS_CHECK(store || cache->k.size() == layers_.size(), "ForwardRange: the cache is empty");
+  return ForwardImpl(input_ids, begin, end, cache, store, {}).logits;
+}
+
+ForwardOutput Transformer::ForwardImpl(const at::Tensor& input_ids, int64_t begin, int64_t end,
+                                       KvCacheState* cache, bool store,
+                                       const ForwardOptions& fo) const {
+  const int64_t b = input_ids.size(0), l = end - begin;
   const int64_t nh = config_.num_heads, kv = config_.num_kv_heads, hd = config_.head_dim;
+  const bool ranged = cache != nullptr && !store;  // stale keys outside [begin, end)
+  if (store) {
+    cache->k.assign(layers_.size(), at::Tensor());
+    cache->v.assign(layers_.size(), at::Tensor());
+  }
   ForwardOutput out;
   at::Tensor ids = input_ids.to(options_.device, at::kLong);
+  if (l != ids.size(1)) ids = ids.slice(1, begin, end);
   at::Tensor x = embed_.index_select(0, ids.reshape({-1})).view({b, l, config_.hidden_size});
   if (fo.want_hidden) out.hidden.push_back(x);
 
   // RoPE tables in fp32, cast to the compute dtype as transformers does.
-  at::Tensor pos = at::arange(l, at::TensorOptions().dtype(at::kFloat).device(options_.device));
+  at::Tensor pos = at::arange(begin, end,
+                              at::TensorOptions().dtype(at::kFloat).device(options_.device));
   at::Tensor freqs = at::outer(pos, inv_freq_);
   at::Tensor emb = at::cat({freqs, freqs}, -1);
   at::Tensor cos = emb.cos().to(x.scalar_type()).view({1, 1, l, hd});
@@ -248,15 +281,37 @@ ForwardOutput Transformer::Forward(const at::Tensor& input_ids, const ForwardOpt
     at::Tensor v = at::linear(h, w.v, w.v_bias).view({b, l, kv, hd}).transpose(1, 2);
     q = q * cos + RotateHalf(q) * sin;
     k = k * cos + RotateHalf(k) * sin;
+    if (store) {
+      cache->k[i] = k;
+      cache->v[i] = v;
+    } else if (ranged) {
+      // The fresh range between the cached entries before and after it.
+      const at::Tensor& ck = cache->k[i];
+      const at::Tensor& cv = cache->v[i];
+      const int64_t total = ck.size(2);
+      k = at::cat({ck.slice(2, 0, begin), k, ck.slice(2, end, total)}, 2);
+      v = at::cat({cv.slice(2, 0, begin), v, cv.slice(2, end, total)}, 2);
+    }
     if (kv != nh) {  // grouped-query attention: each K/V head serves nh/kv query heads
       k = k.repeat_interleave(nh / kv, 1);
       v = v.repeat_interleave(nh / kv, 1);
     }
-    at::Tensor scores = at::matmul(q, k.transpose(-2, -1)) * scale;
-    if (fo.causal)
-      scores = scores.masked_fill(causal_mask, -std::numeric_limits<float>::infinity());
-    at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
-    at::Tensor attn = at::matmul(probs, v).transpose(1, 2).reshape({b, l, nh * hd});
+    at::Tensor attn;
+#if TORCH_VERSION_MAJOR >= 2
+    // LibTorch 2.x: the fused kernel (flash / memory-efficient attention on CUDA), with its
+    // default scale 1/sqrt(head_dim). Causal runs (verify of autoregressive fixtures) keep
+    // the explicit path below.
+    if (!fo.causal && !options_.device.is_cpu()) {
+      attn = at::scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape({b, l, nh * hd});
+    }
+#endif
+    if (!attn.defined()) {
+      at::Tensor scores = at::matmul(q, k.transpose(-2, -1)) * scale;
+      if (fo.causal)
+        scores = scores.masked_fill(causal_mask, -std::numeric_limits<float>::infinity());
+      at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
+      attn = at::matmul(probs, v).transpose(1, 2).reshape({b, l, nh * hd});
+    }
     x = x + at::linear(attn, w.o);
     h = RmsNorm(x, w.mlp_norm);
     x = x + at::linear(at::silu(at::linear(h, w.gate)) * at::linear(h, w.up), w.down);

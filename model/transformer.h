@@ -43,6 +43,16 @@ struct ForwardOutput {
   std::vector<at::Tensor> hidden;
 };
 
+// Keys and values of every layer for a whole canvas, as a full bidirectional forward
+// computed them (after RoPE, before grouped-query repetition): [B, kv_heads, L, head_dim].
+// Fast-dLLM's approximate KV cache for diffusion decoding (Wu et al. 2025, "Fast-dLLM:
+// Training-free Acceleration of Diffusion LLM by Enabling KV Cache and Parallel
+// Decoding"): positions outside the range being recomputed attend with these stale
+// entries until the next full forward refreshes them.
+struct KvCacheState {
+  std::vector<at::Tensor> k, v;
+};
+
 class Transformer {
  public:
   // Reads config.json and the safetensors weights of a checkpoint folder. Names the
@@ -56,6 +66,12 @@ class Transformer {
 
   // input_ids: [B, L] int64 on any device.
   ForwardOutput Forward(const at::Tensor& input_ids, const ForwardOptions& options = {}) const;
+  // Bidirectional forward over the canvas positions [begin, end) only: their queries attend
+  // to their own fresh keys / values and to `cache` (from a full forward of the same canvas
+  // length) everywhere else. store = true needs begin = 0, end = L and fills the cache
+  // (the logits then equal Forward's). Returns logits [B, end - begin, V].
+  at::Tensor ForwardRange(const at::Tensor& input_ids, int64_t begin, int64_t end,
+                          KvCacheState* cache, bool store) const;
   // The LM head on final hidden states (the last entry of ForwardOutput::hidden): [..., V].
   at::Tensor LmHead(const at::Tensor& final_hidden) const;
 
@@ -82,6 +98,10 @@ class Transformer {
   // Every weight with its checkpoint name and shape; drives Load, Save and Random.
   std::vector<struct WeightSlot> Slots();
   at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& weight) const;
+  // Forward over positions [begin, end) of input_ids; cache as in ForwardRange (null: the
+  // range is the whole canvas and nothing is cached).
+  ForwardOutput ForwardImpl(const at::Tensor& input_ids, int64_t begin, int64_t end,
+                            KvCacheState* cache, bool store, const ForwardOptions& fo) const;
 
   ModelConfig config_;
   LoadOptions options_;

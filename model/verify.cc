@@ -11,6 +11,7 @@ StatusOr<VerifyReport> VerifyModel(const std::string& model_dir, const std::stri
   QS_ASSIGN_OR_RETURN(at::ScalarType dtype, ParseComputeDtype(options.dtype));
   LoadOptions load;
   load.compute_dtype = dtype;
+  QS_ASSIGN_OR_RETURN(load.device, ParseDevice(options.device));
   QS_ASSIGN_OR_RETURN(std::unique_ptr<Transformer> model, Transformer::Load(model_dir, load));
   QS_ASSIGN_OR_RETURN(std::unique_ptr<SafetensorsFile> expected,
                       SafetensorsFile::Open(expected_file));
@@ -26,7 +27,8 @@ StatusOr<VerifyReport> VerifyModel(const std::string& model_dir, const std::stri
   report.model_description = std::string(ArchitectureName(c.arch)) + ", " +
                              std::to_string(c.num_layers) + " layers, hidden " +
                              std::to_string(c.hidden_size) + ", vocab " +
-                             std::to_string(c.vocab_size) + ", compute " + options.dtype;
+                             std::to_string(c.vocab_size) + ", compute " + options.dtype +
+                             " on " + options.device;
   report.passed = true;
   auto compare = [&](const std::string& name, const at::Tensor& got) -> Status {
     QS_ASSIGN_OR_RETURN(at::Tensor want, ReadTensor(*expected, name));
@@ -36,7 +38,8 @@ StatusOr<VerifyReport> VerifyModel(const std::string& model_dir, const std::stri
     }
     VerifyComparison cmp;
     cmp.name = name;
-    cmp.max_abs_diff = (got.to(at::kDouble) - want.to(at::kDouble)).abs().max().item<double>();
+    cmp.max_abs_diff =
+        (got.to(at::kCPU).to(at::kDouble) - want.to(at::kDouble)).abs().max().item<double>();
     cmp.passed = cmp.max_abs_diff <= options.atol;
     report.passed = report.passed && cmp.passed;
     report.comparisons.push_back(cmp);

@@ -13,6 +13,7 @@ namespace qs::model {
 struct VerifyOptions {
   double atol = 1e-4;
   std::string dtype = "float32";  // compute dtype: float32 or bfloat16
+  std::string device = "cpu";     // cpu, cuda or cuda:N
 };
 
 struct VerifyComparison {

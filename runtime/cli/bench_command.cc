@@ -57,12 +57,23 @@ int RunBenchDenoise(const std::vector<std::string>& args) {
   flags.String("sampler", &o.sampler, "llada or dream (default: the model's own)");
   flags.String("dtype", &o.dtype, "Compute dtype");
   flags.Int("repeats", &repeats, "Timed repeats (the median is reported)");
+  std::string caches = "none";
+  flags.String("kv-cache", &caches,
+               "KV cache modes to time side by side, comma-separated: none, prefix, dual");
   flags.Int("hidden", &hidden, "random: hidden size");
   flags.Int("layers", &layers, "random: layers");
   flags.Int("heads", &heads, "random: attention heads");
   flags.Int("vocab", &vocab, "random: vocabulary size");
   if (int exit_code = ParseFlags(flags, args); exit_code >= 0) return exit_code;
   o.repeats = static_cast<int>(repeats);
+  o.kv_caches.clear();
+  for (size_t start = 0; start <= caches.size();) {
+    const size_t comma = std::min(caches.find(',', start), caches.size());
+    StatusOr<model::KvCache> cache = model::ParseKvCache(caches.substr(start, comma - start));
+    if (!cache.ok()) return UsageError("bench denoise", cache.status().message());
+    o.kv_caches.push_back(*cache);
+    start = comma + 1;
+  }
   if (model_dir == "random") {
     model::ModelConfig& c = o.random_config;
     c.arch = model::Architecture::kLlada;
@@ -96,8 +107,13 @@ int RunBenchDenoise(const std::vector<std::string>& args) {
               static_cast<long long>(o.prompt_length + o.gen_length),
               static_cast<long long>(r->steps),
               static_cast<long long>(r->sampler == "dream" ? o.gen_length : o.block_length));
-  std::printf("forward %.2f ms | denoising step %.2f ms | %.1f tokens/s (median of %d)\n",
-              r->forward_ms, r->step_ms, r->tokens_per_second, o.repeats);
+  std::printf("forward %.2f ms (median of %d)\n", r->forward_ms, o.repeats);
+  for (const model::DenoiseBenchResult::CacheRun& c : r->cache_runs) {
+    std::printf("kv cache %-6s | denoising step %7.2f ms (%.2fx) | %7.1f tokens/s | answer "
+                "agreement with %s %.3f\n",
+                model::KvCacheName(c.cache), c.step_ms, r->cache_runs[0].step_ms / c.step_ms,
+                c.tokens_per_second, model::KvCacheName(r->cache_runs[0].cache), c.agreement);
+  }
   return kExitOk;
 }
 
@@ -173,13 +189,86 @@ int RunBenchAgent(const std::vector<std::string>& args) {
   return kExitOk;
 }
 
+// Issue 7's GPU benchmark: a random-weight model of LLaDA-8B's shape made on the device.
+int RunBenchGpu(const std::vector<std::string>& args) {
+  const char* cmd = "bench gpu";
+  model::GpuBenchOptions o;
+  model::ModelConfig& c = o.config;
+  int64_t hidden = c.hidden_size, layers = c.num_layers, heads = c.num_heads,
+          ffn = c.intermediate_size, vocab = c.vocab_size, repeats = o.repeats;
+  std::string caches = "none,prefix,dual";
+  FlagSet flags(cmd,
+                "Build a random-weight model (LLaDA-8B's shape unless overridden) on --device\n"
+                "and print: forward ms at 320 and 1088 tokens (batch 1); LLaDA's fixed schedule\n"
+                "(64-token prompt, gen 256, block 32) at 256 and 64 steps with each KV cache:\n"
+                "ms per step and tokens/s; the most device memory seen in use. Run\n"
+                "../shared/gpu/reference_bench.py in the same call and compare.");
+  flags.String("device", &o.device, "cuda, cuda:N, or cpu (with a small shape, as a smoke test)");
+  flags.String("dtype", &o.dtype, "Compute dtype");
+  flags.Int("repeats", &repeats, "Timed repeats after one warm-up (median reported)");
+  flags.String("kv-cache", &caches, "KV cache modes, comma-separated: none, prefix, dual");
+  flags.Int("hidden", &hidden, "Hidden size");
+  flags.Int("layers", &layers, "Layers");
+  flags.Int("heads", &heads, "Attention heads (= key/value heads)");
+  flags.Int("ffn", &ffn, "MLP intermediate size");
+  flags.Int("vocab", &vocab, "Vocabulary size");
+  if (int exit_code = ParseFlags(flags, args); exit_code >= 0) return exit_code;
+  if (hidden <= 0 || heads <= 0 || hidden % heads != 0 || layers <= 0 || ffn <= 0 ||
+      vocab < 2048) {
+    return UsageError(cmd, "shape: hidden a multiple of heads, vocab >= 2048, all positive");
+  }
+  c.hidden_size = hidden;
+  c.num_layers = layers;
+  c.num_heads = c.num_kv_heads = heads;
+  c.head_dim = hidden / heads;
+  c.intermediate_size = ffn;
+  c.vocab_size = vocab;
+  c.mask_token_id = std::min<int64_t>(c.mask_token_id, vocab - 1);
+  c.eos_token_id = std::min<int64_t>(c.eos_token_id, vocab - 2);
+  o.repeats = static_cast<int>(repeats);
+  o.kv_caches.clear();
+  for (size_t start = 0; start <= caches.size();) {
+    const size_t comma = std::min(caches.find(',', start), caches.size());
+    StatusOr<model::KvCache> cache = model::ParseKvCache(caches.substr(start, comma - start));
+    if (!cache.ok()) return UsageError(cmd, cache.status().message());
+    o.kv_caches.push_back(*cache);
+    start = comma + 1;
+  }
+  PrintMachine();
+  std::printf("model: random LLaDA layout, hidden %lld, %lld layers, %lld heads, ffn %lld, vocab "
+              "%lld (%.2fB parameters), %s on %s\n",
+              static_cast<long long>(hidden), static_cast<long long>(layers),
+              static_cast<long long>(heads), static_cast<long long>(ffn),
+              static_cast<long long>(vocab), c.num_parameters() / 1e9, o.dtype.c_str(),
+              o.device.c_str());
+  std::fflush(stdout);
+  StatusOr<model::GpuBenchResult> r = model::BenchGpu(o);
+  if (!r.ok()) return Failure(cmd, r.status().ToString());
+  std::printf("forward batch 1: 320 tokens %.2f ms | 1088 tokens %.2f ms\n", r->forward_ms_320,
+              r->forward_ms_1088);
+  for (const model::GpuBenchResult::Schedule& s : r->schedules) {
+    std::printf("schedule gen 256, block 32, %3lld steps, kv cache %-6s | %.3f s | step %.2f ms | "
+                "%.1f tokens/s\n",
+                static_cast<long long>(s.steps), model::KvCacheName(s.cache), s.seconds, s.step_ms,
+                s.tokens_per_second);
+  }
+  if (r->peak_device_bytes >= 0) {
+    std::printf("device memory in use, most seen: %.2f GiB\n",
+                r->peak_device_bytes / (1024.0 * 1024.0 * 1024.0));
+  } else {
+    std::printf("device memory: unknown (a build without the CUDA kernels)\n");
+  }
+  return kExitOk;
+}
+
 int RunBench(const std::vector<std::string>& args) {
   const char* help =
       "usage: quicksilver bench SUBCOMMAND [flags]\n\nsubcommands:\n"
       "  load      load time and peak memory of a checkpoint\n"
       "  denoise   ms per denoising step and tokens/s of a fixed schedule\n"
-      "  agent     latency of one agent round (constrained tool call)\n";
-  if (args.empty()) return UsageError("bench", "missing subcommand (load, denoise, agent)");
+      "  agent     latency of one agent round (constrained tool call)\n"
+      "  gpu       LLaDA-8B-shaped model on a GPU: forward, steps with each KV cache, memory\n";
+  if (args.empty()) return UsageError("bench", "missing subcommand (load, denoise, agent, gpu)");
   if (args[0] == "--help" || args[0] == "-h") {
     std::printf("%s", help);
     return kExitOk;
@@ -187,6 +276,7 @@ int RunBench(const std::vector<std::string>& args) {
   if (args[0] == "load") return RunBenchLoad({args.begin() + 1, args.end()});
   if (args[0] == "denoise") return RunBenchDenoise({args.begin() + 1, args.end()});
   if (args[0] == "agent") return RunBenchAgent({args.begin() + 1, args.end()});
+  if (args[0] == "gpu") return RunBenchGpu({args.begin() + 1, args.end()});
   return UsageError("bench", "unknown subcommand '" + args[0] + "'");
 }
 

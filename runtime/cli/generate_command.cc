@@ -67,6 +67,9 @@ int RunGenerate(const std::vector<std::string>& args) {
   flags.Double("temperature", &temperature, "0 = greedy");
   flags.Double("cfg-scale", &cfg_scale, "llada: classifier-free guidance scale (0 = off)");
   flags.Double("alg-temp", &alg_temp, "dream: position sampling temperature (0 = off)");
+  std::string kv_cache = "none";
+  flags.String("kv-cache", &kv_cache,
+               "Fast-dLLM's approximate KV cache: none (exact), prefix or dual");
   flags.Int("seed", &seed, "Random seed");
   flags.String("dtype", &dtype, "Compute dtype: float32 or bfloat16");
   flags.Bool("show-steps", &show_steps, "Print the canvas after every step (stderr)");
@@ -133,6 +136,9 @@ int RunGenerate(const std::vector<std::string>& args) {
   sc.cfg_scale = cfg_scale;
   sc.alg_temp = alg_temp;
   sc.seed = static_cast<uint64_t>(seed);
+  StatusOr<model::KvCache> cache = model::ParseKvCache(kv_cache);
+  if (!cache.ok()) return UsageError(cmd, "--kv-cache: " + cache.status().message());
+  options.kv_cache = *cache;
 
   CanvasPrinter printer(tokenizer.get());
   StatusOr<model::GenerateResult> r =

@@ -23,6 +23,8 @@ int RunModelVerify(const std::vector<std::string>& args) {
   flags.String("expected", &expected, "Reference file with input_ids and logits_* tensors", true);
   flags.Double("atol", &atol, "Largest allowed absolute difference");
   flags.String("dtype", &dtype, "Compute dtype: float32 or bfloat16");
+  std::string device = "cpu";
+  flags.String("device", &device, "cpu, cuda or cuda:N");
   if (int exit_code = ParseFlags(flags, args); exit_code >= 0) return exit_code;
   if (!flags.positional().empty()) {
     return UsageError("model verify", "unexpected argument '" + flags.positional()[0] + "'");
@@ -30,6 +32,7 @@ int RunModelVerify(const std::vector<std::string>& args) {
   model::VerifyOptions options;
   options.atol = atol;
   options.dtype = dtype;
+  options.device = device;
   StatusOr<model::VerifyReport> report = model::VerifyModel(model_dir, expected, options);
   if (!report.ok()) return Failure("model verify", report.status().ToString());
   std::printf("model: %s (%s)\n", model_dir.c_str(), report->model_description.c_str());

@@ -384,5 +384,61 @@ TEST(SamplerNames, RoundTrip) {
   EXPECT_FALSE(ParseRemasking("lowest").ok());
 }
 
+// Fast-dLLM's KV cache. Exact parts: a full forward that fills the cache gives Forward's
+// logits, and with the canvas unchanged since then, recomputing any range against the
+// cache gives Forward's logits for that range (the cached keys / values are exactly the
+// ones a full forward computes). Approximate part: after commits, positions outside the
+// range keep stale keys / values; generation still completes, with the same number of
+// steps, and the cache saves forwards over the whole canvas.
+TEST(KvCache, RangesAgainstAFreshCacheEqualTheFullForward) {
+  std::unique_ptr<Transformer> model = Transformer::Random(TinyConfig(), 3, {});
+  at::Tensor ids = at::randint(0, kVocab - 2, {2, 24}, at::kLong);
+  const at::Tensor full = model->Forward(ids).logits;
+  KvCacheState cache;
+  const at::Tensor stored = model->ForwardRange(ids, 0, 24, &cache, /*store=*/true);
+  EXPECT_TRUE(at::equal(stored, full));
+  ASSERT_EQ(cache.k.size(), 2u);
+  EXPECT_EQ(cache.k[0].sizes(), (std::vector<int64_t>{2, 2, 24, 8}));
+  for (auto [begin, end] : {std::pair<int64_t, int64_t>{8, 16}, {0, 5}, {16, 24}, {3, 24}}) {
+    const at::Tensor part = model->ForwardRange(ids, begin, end, &cache, /*store=*/false);
+    EXPECT_TRUE(at::allclose(part, full.slice(1, begin, end), 1e-5, 1e-5))
+        << begin << ".." << end << " max diff "
+        << (part - full.slice(1, begin, end)).abs().max().item<float>();
+  }
+  // A changed token inside the range: the range sees it, the cached rest does not.
+  at::Tensor changed = ids.clone();
+  changed[0][10] = 5;
+  const at::Tensor exact = model->Forward(changed).logits.slice(1, 8, 16);
+  const at::Tensor approx = model->ForwardRange(changed, 8, 16, &cache, false);
+  EXPECT_FALSE(at::equal(approx, model->ForwardRange(ids, 8, 16, &cache, false)));
+  EXPECT_LT((approx - exact).abs().max().item<float>(), 1.0);
+}
+
+TEST(KvCache, GenerationWithEachCacheCompletesAndSavesFullForwards) {
+  std::unique_ptr<Transformer> model = Transformer::Random(TinyConfig(), 5, {});
+  for (SamplerKind kind : {SamplerKind::kLlada, SamplerKind::kFastDllmThreshold}) {
+    SamplerConfig c = Config(kind);
+    TransformerLogits plain(*model);
+    StatusOr<SamplerResult> want = RunSampler(Prompt(1), c, plain);
+    ASSERT_TRUE(want.ok()) << want.status().ToString();
+    for (KvCache mode : {KvCache::kNone, KvCache::kPrefix, KvCache::kDual}) {
+      CachedTransformerLogits cached(*model, mode);
+      StatusOr<SamplerResult> got = RunSampler(Prompt(1), c, cached);
+      ASSERT_TRUE(got.ok()) << got.status().ToString();
+      EXPECT_EQ(got->canvas.eq(kMask).sum().item<int64_t>(), 0) << KvCacheName(mode);
+      EXPECT_TRUE(at::equal(got->canvas.slice(1, 0, 6), Prompt(1)));
+      if (mode == KvCache::kNone) {
+        // Every call a full forward: exactly the uncached run.
+        EXPECT_TRUE(at::equal(got->canvas, want->canvas));
+        EXPECT_EQ(cached.full_forwards(), got->model_calls);
+      } else {
+        // One full forward per block (2 blocks of 8), the other calls on the block only.
+        EXPECT_EQ(cached.full_forwards(), 2) << KvCacheName(mode);
+        EXPECT_GT(got->model_calls, 2);
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace qs::model

@@ -56,6 +56,9 @@ class CodepointDfa {
   // Whether any code point in [lo, hi] has a transition (used for partial UTF-8 and \u
   // escapes, whose final code point is only known to lie in an interval).
   bool HasTransitionIn(int state, uint32_t lo, uint32_t hi) const;
+  // Next for ASCII code points as a table, [state * 128 + cp] (-1: none); null before the
+  // automaton is finished.
+  const int32_t* ascii_table() const { return ascii_.empty() ? nullptr : ascii_.data(); }
   const std::vector<Transition>& transitions(int state) const { return states_[state].out; }
   // Fewest code points that lead from `state` to acceptance (0 when accepting).
   int MinCodepointsToAccept(int state) const { return states_[state].min_to_accept; }

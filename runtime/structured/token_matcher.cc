@@ -180,6 +180,11 @@ void TokenMatcher::ScanPlainTokens(const JsonMatcher::StringScan& scan, uint32_t
   scan_levels_.resize(static_cast<size_t>(plain_trie_.max_depth()) + 1);
   scan_levels_[0] = ScanLevel{scan.q, 0, 0, 0};
   const CodepointDfa* dfa = scan.dfa;
+  const int32_t* table = dfa != nullptr ? dfa->ascii_table() : nullptr;
+  bool ascii_ok[128];
+  for (uint32_t c = 0; c < 128; ++c) {
+    ascii_ok[c] = !scan.format || json_schema::FormatMayContain(*scan.format, c);
+  }
   // A whole code point: the format's alphabet, the room, the DFA.
   auto complete = [&](uint32_t cp, ScanLevel* level) {
     if (scan.format && !json_schema::FormatMayContain(*scan.format, cp)) return false;
@@ -200,8 +205,16 @@ void TokenMatcher::ScanPlainTokens(const JsonMatcher::StringScan& scan, uint32_t
     if (level.need > 0) {  // plain tokens are valid UTF-8: b is a continuation byte
       level.cp = (level.cp << 6) | (b & 0x3Fu);
       ok = --level.need > 0 || complete(level.cp, &level);
-    } else if (b < 0x80) {
-      ok = complete(b, &level);
+    } else if (b < 0x80) {  // most nodes: one table lookup
+      ok = ascii_ok[b] && level.points < scan.room;
+      if (ok && table != nullptr) {
+        level.q = table[static_cast<size_t>(level.q) * 128 + b];
+        ok = level.q >= 0;
+      } else if (ok && dfa != nullptr) {
+        ok = complete(b, &level);
+        --level.points;  // complete counted it; counted again below
+      }
+      ++level.points;
     } else {
       // A lead byte: a non-ASCII code point must be possible here at all.
       level.need = b >= 0xF0 ? 3 : b >= 0xE0 ? 2 : 1;

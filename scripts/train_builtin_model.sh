@@ -11,7 +11,7 @@ set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$src/build}
 work=${2:-$build/train_builtin}
-steps=${STEPS:-1500}
+steps=${STEPS:-2600}
 seed=${SEED:-1}
 mkdir -p "$work"
 "$build/qs_make_corpus" --out "$work/corpus" --examples "$src/examples" --seed "$seed" \

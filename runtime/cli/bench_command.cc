@@ -20,6 +20,18 @@ void PrintMachine() {
               model::DescribeBackend(model::GetBackendInfo()).c_str());
 }
 
+// "none,prefix,dual" -> the modes, in order.
+StatusOr<std::vector<model::KvCache>> ParseKvCacheList(const std::string& text) {
+  std::vector<model::KvCache> out;
+  for (size_t start = 0; start <= text.size();) {
+    const size_t comma = std::min(text.find(',', start), text.size());
+    QS_ASSIGN_OR_RETURN(model::KvCache cache, model::ParseKvCache(text.substr(start, comma - start)));
+    out.push_back(cache);
+    start = comma + 1;
+  }
+  return out;
+}
+
 int RunBenchLoad(const std::vector<std::string>& args) {
   std::string model_dir, dtype = "float32";
   FlagSet flags("bench load",
@@ -66,14 +78,9 @@ int RunBenchDenoise(const std::vector<std::string>& args) {
   flags.Int("vocab", &vocab, "random: vocabulary size");
   if (int exit_code = ParseFlags(flags, args); exit_code >= 0) return exit_code;
   o.repeats = static_cast<int>(repeats);
-  o.kv_caches.clear();
-  for (size_t start = 0; start <= caches.size();) {
-    const size_t comma = std::min(caches.find(',', start), caches.size());
-    StatusOr<model::KvCache> cache = model::ParseKvCache(caches.substr(start, comma - start));
-    if (!cache.ok()) return UsageError("bench denoise", cache.status().message());
-    o.kv_caches.push_back(*cache);
-    start = comma + 1;
-  }
+  StatusOr<std::vector<model::KvCache>> kv = ParseKvCacheList(caches);
+  if (!kv.ok()) return UsageError("bench denoise", kv.status().message());
+  o.kv_caches = *kv;
   if (model_dir == "random") {
     model::ModelConfig& c = o.random_config;
     c.arch = model::Architecture::kLlada;
@@ -226,14 +233,9 @@ int RunBenchGpu(const std::vector<std::string>& args) {
   c.mask_token_id = std::min<int64_t>(c.mask_token_id, vocab - 1);
   c.eos_token_id = std::min<int64_t>(c.eos_token_id, vocab - 2);
   o.repeats = static_cast<int>(repeats);
-  o.kv_caches.clear();
-  for (size_t start = 0; start <= caches.size();) {
-    const size_t comma = std::min(caches.find(',', start), caches.size());
-    StatusOr<model::KvCache> cache = model::ParseKvCache(caches.substr(start, comma - start));
-    if (!cache.ok()) return UsageError(cmd, cache.status().message());
-    o.kv_caches.push_back(*cache);
-    start = comma + 1;
-  }
+  StatusOr<std::vector<model::KvCache>> kv = ParseKvCacheList(caches);
+  if (!kv.ok()) return UsageError(cmd, kv.status().message());
+  o.kv_caches = *kv;
   PrintMachine();
   std::printf("model: random LLaDA layout, hidden %lld, %lld layers, %lld heads, ffn %lld, vocab "
               "%lld (%.2fB parameters), %s on %s\n",

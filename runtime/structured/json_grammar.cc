@@ -452,6 +452,31 @@ class GrammarCompiler {
     return false;
   }
 
+  // The integers that are multiples of an integer multipleOf within the node's bounds,
+  // when there are at most kMaxMultiples of them (kGenerate's integer range otherwise).
+  static constexpr int64_t kMaxMultiples = 1024;
+  static std::optional<std::vector<nlohmann::json>> MultiplesInRange(const js::Node& n) {
+    const js::NumberConstraints& num = n.number;
+    const nlohmann::json& mj = *num.multiple_of;
+    if (!mj.is_number_integer() && !(mj.is_number_float() && std::floor(mj.get<double>()) ==
+                                                                 mj.get<double>())) {
+      return std::nullopt;
+    }
+    const double m = mj.get<double>();
+    if (m < 1 || m > 1e15) return std::nullopt;
+    const double limit = static_cast<double>(Pow10(kGenIntDigits) - 1);
+    double lo = -limit, hi = limit;
+    if (num.minimum) lo = std::max(lo, std::ceil(num.minimum->get<double>()));
+    if (num.exclusive_minimum) lo = std::max(lo, std::floor(num.exclusive_minimum->get<double>()) + 1);
+    if (num.maximum) hi = std::min(hi, std::floor(num.maximum->get<double>()));
+    if (num.exclusive_maximum) hi = std::min(hi, std::ceil(num.exclusive_maximum->get<double>()) - 1);
+    const double first = std::ceil(lo / m), last = std::floor(hi / m);
+    if (last - first + 1 > kMaxMultiples) return std::nullopt;
+    std::vector<nlohmann::json> values;
+    for (double k = first; k <= last; ++k) values.push_back(static_cast<int64_t>(k * m));
+    return values;
+  }
+
   const js::Node* Own(js::Node node) {
     g_->owned_nodes.push_back(std::move(node));
     return &g_->owned_nodes.back();
@@ -725,6 +750,15 @@ class GrammarCompiler {
         leaf.values.push_back(v);
       }
       leaf.kinds = kinds;
+    } else if (g_->generate() && n->number.multiple_of && leaf.kinds == kNumBit) {
+      // kGenerate, a number that must be a multiple of an integer: the multiples within the
+      // bounds, written as an enum (exact, and no prefix can dead-end). Too many multiples
+      // (bounds missing or wide) stays Unsupported in FillLeaf.
+      std::optional<std::vector<nlohmann::json>> values = MultiplesInRange(*n);
+      if (values) {
+        leaf.is_enum = true;
+        for (const nlohmann::json& v : *values) leaf.values.push_back(v);
+      }
     }
     g_->leaves.push_back(std::move(leaf));
     int id = static_cast<int>(g_->leaves.size()) - 1;
@@ -789,7 +823,11 @@ class GrammarCompiler {
     {
       const js::NumberConstraints& num = n->number;
       if ((g_->leaves[id].kinds & kNumBit) != 0) {
-        if (gen && num.multiple_of) return Unsupported(Where("multipleOf", n));
+        if (gen && num.multiple_of) {
+          return Unsupported(Where("multipleOf", n) +
+                             " (generation needs an integer multipleOf with at most 1024 "
+                             "multiples between minimum and maximum; add bounds)");
+        }
         const int64_t limit = Pow10(kGenIntDigits) - 1;
         int64_t lo = -limit, hi = limit;
         bool bounded = false;

@@ -33,7 +33,8 @@
 // enum values the other alternative rejects, or objects with a discriminator, a property
 // both require pinned by const / enum to different values), allOf parts
 // with two different patterns, formats or multipleOf, patternProperties inside allOf, more
-// than 64 properties; in kGenerate also multipleOf, non-integer bounds, pattern together
+// than 64 properties; in kGenerate also multipleOf unless an integer with at most 1024
+// multiples within the bounds (then written as those values), non-integer bounds, pattern together
 // with format, and pattern / format with a maxLength or minLength over 1024. Never does a
 // document the schema rejects get accepted: anything not enforced exactly fails
 // compilation.

@@ -189,6 +189,31 @@ TEST(JsonGrammar, UnsupportedIsNamed) {
   EXPECT_TRUE(JsonGrammar::Compile(*s, GrammarMode::kAccept).ok());
 }
 
+// kGenerate writes an integer multipleOf as the multiples within the bounds.
+TEST(JsonGrammar, GenerateMultipleOfWithinBounds) {
+  StatusOr<js::Schema> s = js::Compile(nlohmann::ordered_json::parse(
+      R"({"type":"integer","minimum":-10,"exclusiveMaximum":100,"multipleOf":15})"));
+  ASSERT_TRUE(s.ok());
+  StatusOr<Grammar> g = JsonGrammar::Compile(*s, GrammarMode::kGenerate);
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  for (const char* ok : {"0", "15", "90"}) {
+    JsonMatcher m(*g);
+    EXPECT_TRUE(m.AdvanceBytes(ok) && m.IsComplete()) << ok;
+  }
+  for (const char* bad : {"-15", "16", "105", "1.5"}) {
+    JsonMatcher m(*g);
+    EXPECT_FALSE(m.AdvanceBytes(bad) && m.IsComplete()) << bad;
+  }
+  StatusOr<js::Schema> wide =
+      js::Compile(nlohmann::ordered_json::parse(R"({"type":"integer","multipleOf":7})"));
+  ASSERT_TRUE(wide.ok());
+  StatusOr<Grammar> refused = JsonGrammar::Compile(*wide, GrammarMode::kGenerate);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("add bounds"), std::string::npos)
+      << refused.status().message();
+  EXPECT_TRUE(JsonGrammar::Compile(*wide, GrammarMode::kAccept).ok());
+}
+
 // oneOf whose alternatives can never both match is anyOf: discriminated unions (a required
 // property pinned to different constants) and enum values the other alternative rejects.
 TEST(JsonGrammar, DisjointOneOfIsSupported) {

@@ -27,6 +27,8 @@ namespace {
 
 constexpr const char* kCommand = "schema check";
 
+json_schema::CompileOptions IgnoreOptions(const std::string& list);
+
 struct Replay {
   bool accepted = false;
   std::string error;  // where and why it was rejected
@@ -95,6 +97,10 @@ int RunSchemaCheck(const std::vector<std::string>& args) {
   flags.String("tokenizer", &tokenizer_dir, "Folder with tokenizer.json (a model folder works)",
                true);
   flags.Bool("stats", &stats, "Print compile time and per-token full-mask times as JSON");
+  std::string ignore;
+  flags.String("ignore-unsupported", &ignore,
+               "Keywords to ignore instead of failing (comma-separated, or 'all'); they are "
+               "then not enforced");
   if (int exit_code = ParseFlags(flags, args); exit_code >= 0) return exit_code;
   if (flags.positional().size() != 1) return UsageError(kCommand, "expected one SCHEMA.json");
   if (instance_path.empty() == instances_path.empty()) {
@@ -109,7 +115,7 @@ int RunSchemaCheck(const std::vector<std::string>& args) {
   if (schema_json.is_discarded()) {
     return Failure(kCommand, flags.positional()[0] + " is not valid JSON");
   }
-  StatusOr<json_schema::Schema> schema = json_schema::Compile(schema_json);
+  StatusOr<json_schema::Schema> schema = json_schema::Compile(schema_json, IgnoreOptions(ignore));
   auto schema_error = [&](const Status& s) {
     // Unsupported messages already read "unsupported: KEYWORD at POINTER".
     const std::string message = s.code() == StatusCode::kUnsupported ? s.message() : s.ToString();
@@ -173,12 +179,27 @@ int RunSchemaCheck(const std::vector<std::string>& args) {
   return exit_code;
 }
 
+// --ignore-unsupported: "uniqueItems,contains" or "all". Ignored keywords are not
+// enforced: documents may then violate them (the caller's explicit choice).
+json_schema::CompileOptions IgnoreOptions(const std::string& list) {
+  json_schema::CompileOptions options;
+  for (size_t start = 0; start < list.size();) {
+    const size_t comma = std::min(list.find(',', start), list.size());
+    const std::string keyword = list.substr(start, comma - start);
+    if (keyword == "all") options.ignore_all_unsupported = true;
+    if (!keyword.empty()) options.ignore_unsupported.insert(keyword);
+    start = comma + 1;
+  }
+  return options;
+}
+
 // Loads SCHEMA.json keeping the declared property order (the generation order).
-StatusOr<json_schema::Schema> LoadSchema(const std::string& path) {
+StatusOr<json_schema::Schema> LoadSchema(const std::string& path,
+                                         const json_schema::CompileOptions& options = {}) {
   QS_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
   nlohmann::ordered_json json = nlohmann::ordered_json::parse(text, nullptr, false);
   if (json.is_discarded()) return InvalidArgument(path + " is not valid JSON");
-  return json_schema::Compile(json);
+  return json_schema::Compile(json, options);
 }
 
 int RunSchemaSample(const std::vector<std::string>& args) {
@@ -198,6 +219,10 @@ int RunSchemaSample(const std::vector<std::string>& args) {
   flags.Int("max-tokens", &max_tokens, "Token budget of the document");
   flags.Double("temperature", &temperature, "Sampling temperature (0 = greedy)");
   flags.String("prompt", &prompt, "Prompt text before the document");
+  std::string ignore;
+  flags.String("ignore-unsupported", &ignore,
+               "Keywords to ignore instead of failing (comma-separated, or 'all'); they are "
+               "then not enforced");
   flags.Bool("json", &json_output, "Print {document, valid, stats} as JSON");
   if (int exit_code = ParseFlags(flags, args); exit_code >= 0) return exit_code;
   if (flags.positional().size() != 1) return UsageError(cmd, "expected one SCHEMA.json");
@@ -206,7 +231,7 @@ int RunSchemaSample(const std::vector<std::string>& args) {
     tokenizer_dir = model_dir;
   }
   const std::string schema_path = flags.positional()[0];
-  StatusOr<json_schema::Schema> schema = LoadSchema(schema_path);
+  StatusOr<json_schema::Schema> schema = LoadSchema(schema_path, IgnoreOptions(ignore));
   auto schema_error = [&](const Status& s) {
     const std::string message = s.code() == StatusCode::kUnsupported ? s.message() : s.ToString();
     std::fprintf(stderr, "quicksilver %s: %s: %s\n", cmd.c_str(), schema_path.c_str(),

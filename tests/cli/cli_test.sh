@@ -55,6 +55,10 @@ if [ -n "$shared" ]; then
   check schema-check-valid 0 "^accepted: 27 tokens$" -- schema check "$data/order_call.json" --instance "$data/valid.json" --tokenizer "$tok"
   check schema-check-invalid 1 "rejected at byte offset 49 \(token 15, id 64, \"a\"\)" -- schema check "$data/order_call.json" --instance "$data/invalid.json" --tokenizer "$tok"
   check schema-check-unsupported 2 "unsupported.json: unsupported: uniqueItems at /properties/tags$" -- schema check "$data/unsupported.json" --instance "$data/valid.json" --tokenizer "$tok"
+  dup_tags=$(mktemp "${TMPDIR:-/tmp}/qs-dup-XXXXXX.json")
+  echo '{"tags": [1, 1]}' > "$dup_tags"
+  check schema-check-ignore-unsupported 0 "^accepted: [0-9]+ tokens$" -- schema check "$data/unsupported.json" --instance "$dup_tags" --tokenizer "$tok" --ignore-unsupported uniqueItems
+  rm -f "$dup_tags"
   check schema-check-instances 1 '^\{"accepted":false,"error":"rejected at byte offset 68 .*"line":3\}$' -- schema check "$data/order_call.json" --instances "$data/instances.jsonl" --tokenizer "$tok"
   check schema-check-stats 0 '"mask_us":\{"mean":[0-9.]+,"n":27,' -- schema check "$data/order_call.json" --instance "$data/valid.json" --tokenizer "$tok" --stats
 fi

@@ -92,9 +92,8 @@ StatusOr<GenerateResult> DiffusionLm::Generate(const std::vector<int32_t>& promp
                        .view({1, static_cast<int64_t>(ids.size())});
     TransformerLogits plain(*impl_->model);
     CachedTransformerLogits cached(*impl_->model, options.kv_cache);
-    LogitsSource& source = options.kv_cache == KvCache::kNone
-                               ? static_cast<LogitsSource&>(plain)
-                               : static_cast<LogitsSource&>(cached);
+    LogitsSource& source = options.kv_cache == KvCache::kNone ? static_cast<LogitsSource&>(plain)
+                                                              : static_cast<LogitsSource&>(cached);
     QS_ASSIGN_OR_RETURN(SamplerResult run, RunSampler(p, sc, source, constraint, observer));
     Answer answer = ExtractAnswer(run.canvas, 0, static_cast<int64_t>(prompt.size()), sc.eos_id);
     result.ids = std::move(answer.ids);

@@ -46,8 +46,7 @@ class DiffusionLm {
   // Random weights (float32), for tests and benchmarks.
   static std::unique_ptr<DiffusionLm> Random(const ModelConfig& config, uint64_t seed);
   // Random weights in `dtype` on `device` (filled there), for benchmarks.
-  static StatusOr<std::unique_ptr<DiffusionLm>> RandomOn(const ModelConfig& config,
-                                                         uint64_t seed,
+  static StatusOr<std::unique_ptr<DiffusionLm>> RandomOn(const ModelConfig& config, uint64_t seed,
                                                          const std::string& device,
                                                          const std::string& dtype);
   ~DiffusionLm();

@@ -23,8 +23,8 @@ void CachedTransformerLogits::BeginScope(int64_t begin, int64_t end) {
 
 StatusOr<at::Tensor> CachedTransformerLogits::Logits(const at::Tensor& ids) {
   const int64_t length = ids.size(1);
-  const bool same_shape = logits_.defined() && logits_.size(0) == ids.size(0) &&
-                          logits_.size(1) == length;
+  const bool same_shape =
+      logits_.defined() && logits_.size(0) == ids.size(0) && logits_.size(1) == length;
   if (mode_ == KvCache::kNone || refresh_ || !same_shape || begin_ >= end_ || end_ > length) {
     logits_ = model_.ForwardRange(ids, 0, length, &cache_, /*store=*/true);
     ++full_forwards_;

@@ -1,11 +1,11 @@
 #include "model/transformer.h"
 
+#include <torch/version.h>
+
 #include <cmath>
 #include <cstring>
 #include <map>
 #include <set>
-
-#include <torch/version.h>
 
 #include "model/backend.h"
 #include "model/io/safetensors.h"
@@ -260,8 +260,8 @@ ForwardOutput Transformer::ForwardImpl(const at::Tensor& input_ids, int64_t begi
   if (fo.want_hidden) out.hidden.push_back(x);
 
   // RoPE tables in fp32, cast to the compute dtype as transformers does.
-  at::Tensor pos = at::arange(begin, end,
-                              at::TensorOptions().dtype(at::kFloat).device(options_.device));
+  at::Tensor pos =
+      at::arange(begin, end, at::TensorOptions().dtype(at::kFloat).device(options_.device));
   at::Tensor freqs = at::outer(pos, inv_freq_);
   at::Tensor emb = at::cat({freqs, freqs}, -1);
   at::Tensor cos = emb.cos().to(x.scalar_type()).view({1, 1, l, hd});

@@ -24,11 +24,10 @@ StatusOr<VerifyReport> VerifyModel(const std::string& model_dir, const std::stri
   }
 
   VerifyReport report;
-  report.model_description = std::string(ArchitectureName(c.arch)) + ", " +
-                             std::to_string(c.num_layers) + " layers, hidden " +
-                             std::to_string(c.hidden_size) + ", vocab " +
-                             std::to_string(c.vocab_size) + ", compute " + options.dtype +
-                             " on " + options.device;
+  report.model_description =
+      std::string(ArchitectureName(c.arch)) + ", " + std::to_string(c.num_layers) +
+      " layers, hidden " + std::to_string(c.hidden_size) + ", vocab " +
+      std::to_string(c.vocab_size) + ", compute " + options.dtype + " on " + options.device;
   report.passed = true;
   auto compare = [&](const std::string& name, const at::Tensor& got) -> Status {
     QS_ASSIGN_OR_RETURN(at::Tensor want, ReadTensor(*expected, name));

@@ -74,7 +74,8 @@ Status SelectPositionsCuda(const float* confidence, const uint8_t* eligible, int
 StatusOr<int64_t> CudaMemoryInUse() {
   size_t free_bytes = 0, total_bytes = 0;
   cudaError_t err = cudaMemGetInfo(&free_bytes, &total_bytes);
-  if (err != cudaSuccess) return Internal(std::string("cudaMemGetInfo: ") + cudaGetErrorString(err));
+  if (err != cudaSuccess)
+    return Internal(std::string("cudaMemGetInfo: ") + cudaGetErrorString(err));
   return static_cast<int64_t>(total_bytes - free_bytes);
 }
 

@@ -41,7 +41,6 @@ namespace {
 
 using OrderedJson = nlohmann::ordered_json;
 
-
 // The loader keeps ids below 2^24 (tokenizer.cc).
 constexpr int64_t kMaxVocabSize = int64_t{1} << 24;
 
@@ -177,9 +176,9 @@ Status CheckOptions(const BpeTrainerOptions& options) {
 StatusOr<std::vector<std::pair<std::string, int64_t>>> CountWords(
     const std::vector<std::string>& texts, const std::vector<std::string>& byte_tokens,
     const std::vector<std::string>& special_tokens, const std::string& split_pattern) {
-  QS_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> pipeline,
-                      Tokenizer::FromJson(
-                          WriteTokenizerJson(byte_tokens, {}, special_tokens, split_pattern),
+  QS_ASSIGN_OR_RETURN(
+      std::unique_ptr<Tokenizer> pipeline,
+      Tokenizer::FromJson(WriteTokenizerJson(byte_tokens, {}, special_tokens, split_pattern),
                           "bpe trainer"));
   // PreTokenize gives a special token as its content. Any piece equal to a special token's
   // content is one: the text around it was cut at every occurrence before splitting.
@@ -382,8 +381,7 @@ StatusOr<std::string> TrainByteLevelBpe(const std::vector<std::string>& texts,
   std::vector<std::string> byte_tokens = ByteTokens();
   const std::string pattern =
       options.split_pattern.empty() ? std::string(kQwen2SplitPattern) : options.split_pattern;
-  QS_ASSIGN_OR_RETURN(auto words,
-                      CountWords(texts, byte_tokens, options.special_tokens, pattern));
+  QS_ASSIGN_OR_RETURN(auto words, CountWords(texts, byte_tokens, options.special_tokens, pattern));
   Trainer trainer(std::move(byte_tokens), std::max<int64_t>(1, options.min_frequency));
   trainer.SetWords(words);
   words.clear();

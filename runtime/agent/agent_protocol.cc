@@ -70,9 +70,8 @@ std::string NumberText(const json& value) { return value.dump(); }
 // One parameter of a flat tool schema as text: `name?: type constraints (description)`, or
 // "" when the property is not a plain scalar (the caller then writes the schema as JSON).
 std::string ParameterText(const std::string& name, const json& schema, bool required) {
-  if (!schema.is_object() ||
-      !OnlyKeys(schema, {"type", "description", "enum", "pattern", "format", "minimum",
-                         "maximum", "minLength", "maxLength"})) {
+  if (!schema.is_object() || !OnlyKeys(schema, {"type", "description", "enum", "pattern", "format",
+                                                "minimum", "maximum", "minLength", "maxLength"})) {
     return "";
   }
   std::string type;
@@ -124,8 +123,7 @@ std::string ParameterText(const std::string& name, const json& schema, bool requ
 std::string ParametersText(const json& schema) {
   if (schema.is_null()) return "()";
   const bool flat = schema.is_object() &&
-                    OnlyKeys(schema, {"type", "properties", "required",
-                                      "additionalProperties"}) &&
+                    OnlyKeys(schema, {"type", "properties", "required", "additionalProperties"}) &&
                     schema.value("type", json()) == "object" &&
                     schema.value("additionalProperties", json()) == false &&
                     schema.contains("properties") && schema["properties"].is_object();
@@ -240,8 +238,8 @@ std::string SystemPrompt(const std::string& node_system, const std::vector<tools
       const std::string parameters = ParametersText(t.parameters);
       // "- name(signature): description", or "- name: description Parameters: {json}".
       if (parameters[0] == '(') {
-        out += "- " + t.name + parameters + (t.description.empty() ? "" : ": ") +
-               t.description + "\n";
+        out +=
+            "- " + t.name + parameters + (t.description.empty() ? "" : ": ") + t.description + "\n";
       } else {
         out += "- " + t.name + ": " + t.description + parameters + "\n";
       }

@@ -25,7 +25,8 @@ StatusOr<std::vector<model::KvCache>> ParseKvCacheList(const std::string& text) 
   std::vector<model::KvCache> out;
   for (size_t start = 0; start <= text.size();) {
     const size_t comma = std::min(text.find(',', start), text.size());
-    QS_ASSIGN_OR_RETURN(model::KvCache cache, model::ParseKvCache(text.substr(start, comma - start)));
+    QS_ASSIGN_OR_RETURN(model::KvCache cache,
+                        model::ParseKvCache(text.substr(start, comma - start)));
     out.push_back(cache);
     start = comma + 1;
   }
@@ -116,10 +117,11 @@ int RunBenchDenoise(const std::vector<std::string>& args) {
               static_cast<long long>(r->sampler == "dream" ? o.gen_length : o.block_length));
   std::printf("forward %.2f ms (median of %d)\n", r->forward_ms, o.repeats);
   for (const model::DenoiseBenchResult::CacheRun& c : r->cache_runs) {
-    std::printf("kv cache %-6s | denoising step %7.2f ms (%.2fx) | %7.1f tokens/s | answer "
-                "agreement with %s %.3f\n",
-                model::KvCacheName(c.cache), c.step_ms, r->cache_runs[0].step_ms / c.step_ms,
-                c.tokens_per_second, model::KvCacheName(r->cache_runs[0].cache), c.agreement);
+    std::printf(
+        "kv cache %-6s | denoising step %7.2f ms (%.2fx) | %7.1f tokens/s | answer "
+        "agreement with %s %.3f\n",
+        model::KvCacheName(c.cache), c.step_ms, r->cache_runs[0].step_ms / c.step_ms,
+        c.tokens_per_second, model::KvCacheName(r->cache_runs[0].cache), c.agreement);
   }
   return kExitOk;
 }
@@ -220,8 +222,7 @@ int RunBenchGpu(const std::vector<std::string>& args) {
   flags.Int("ffn", &ffn, "MLP intermediate size");
   flags.Int("vocab", &vocab, "Vocabulary size");
   if (int exit_code = ParseFlags(flags, args); exit_code >= 0) return exit_code;
-  if (hidden <= 0 || heads <= 0 || hidden % heads != 0 || layers <= 0 || ffn <= 0 ||
-      vocab < 2048) {
+  if (hidden <= 0 || heads <= 0 || hidden % heads != 0 || layers <= 0 || ffn <= 0 || vocab < 2048) {
     return UsageError(cmd, "shape: hidden a multiple of heads, vocab >= 2048, all positive");
   }
   c.hidden_size = hidden;
@@ -237,22 +238,23 @@ int RunBenchGpu(const std::vector<std::string>& args) {
   if (!kv.ok()) return UsageError(cmd, kv.status().message());
   o.kv_caches = *kv;
   PrintMachine();
-  std::printf("model: random LLaDA layout, hidden %lld, %lld layers, %lld heads, ffn %lld, vocab "
-              "%lld (%.2fB parameters), %s on %s\n",
-              static_cast<long long>(hidden), static_cast<long long>(layers),
-              static_cast<long long>(heads), static_cast<long long>(ffn),
-              static_cast<long long>(vocab), c.num_parameters() / 1e9, o.dtype.c_str(),
-              o.device.c_str());
+  std::printf(
+      "model: random LLaDA layout, hidden %lld, %lld layers, %lld heads, ffn %lld, vocab "
+      "%lld (%.2fB parameters), %s on %s\n",
+      static_cast<long long>(hidden), static_cast<long long>(layers), static_cast<long long>(heads),
+      static_cast<long long>(ffn), static_cast<long long>(vocab), c.num_parameters() / 1e9,
+      o.dtype.c_str(), o.device.c_str());
   std::fflush(stdout);
   StatusOr<model::GpuBenchResult> r = model::BenchGpu(o);
   if (!r.ok()) return Failure(cmd, r.status().ToString());
   std::printf("forward batch 1: 320 tokens %.2f ms | 1088 tokens %.2f ms\n", r->forward_ms_320,
               r->forward_ms_1088);
   for (const model::GpuBenchResult::Schedule& s : r->schedules) {
-    std::printf("schedule gen 256, block 32, %3lld steps, kv cache %-6s | %.3f s | step %.2f ms | "
-                "%.1f tokens/s\n",
-                static_cast<long long>(s.steps), model::KvCacheName(s.cache), s.seconds, s.step_ms,
-                s.tokens_per_second);
+    std::printf(
+        "schedule gen 256, block 32, %3lld steps, kv cache %-6s | %.3f s | step %.2f ms | "
+        "%.1f tokens/s\n",
+        static_cast<long long>(s.steps), model::KvCacheName(s.cache), s.seconds, s.step_ms,
+        s.tokens_per_second);
   }
   if (r->peak_device_bytes >= 0) {
     std::printf("device memory in use, most seen: %.2f GiB\n",

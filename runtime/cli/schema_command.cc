@@ -3,8 +3,8 @@
 // at every position (the mask benchmark of docs/PERFORMANCE.md).
 #include <algorithm>
 #include <chrono>
-#include <filesystem>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -340,8 +340,8 @@ int RunSchemaBench(const std::vector<std::string>& args) {
   if (ec) return Failure(kBench, "cannot list " + dir + ": " + ec.message());
   if (names.empty()) return Failure(kBench, "no NAME.jsonl files in " + dir);
   std::sort(names.begin(), names.end());
-  std::printf("vocabulary %d tokens (%s); matcher tables built in %.1f ms\n",
-              matcher.vocab_size(), tokenizer_dir.c_str(), build_ms);
+  std::printf("vocabulary %d tokens (%s); matcher tables built in %.1f ms\n", matcher.vocab_size(),
+              tokenizer_dir.c_str(), build_ms);
   std::vector<double> all_masks, compile_ms;
   std::vector<std::pair<double, std::string>> slowest;  // (us, where)
   for (const std::string& name : names) {
@@ -365,23 +365,24 @@ int RunSchemaBench(const std::vector<std::string>& args) {
       }
       masks.insert(masks.end(), r.mask_us.begin(), r.mask_us.end());
       for (size_t t = 0; t < r.mask_us.size(); ++t) {
-        slowest.push_back({r.mask_us[t], name + ".jsonl:" + std::to_string(n) + " token " +
-                                             std::to_string(t)});
+        slowest.push_back(
+            {r.mask_us[t], name + ".jsonl:" + std::to_string(n) + " token " + std::to_string(t)});
       }
     }
     const nlohmann::json p = Percentiles(masks);
-    std::printf("%-16s compile %6.2f ms  masks %4zu  mean %7.1f  p50 %7.1f  p99 %7.1f  max %7.1f us\n",
-                name.c_str(), compile_ms.back(), masks.size(), p.value("mean", 0.0),
-                p.value("p50", 0.0), p.value("p99", 0.0),
-                masks.empty() ? 0.0 : *std::max_element(masks.begin(), masks.end()));
+    std::printf(
+        "%-16s compile %6.2f ms  masks %4zu  mean %7.1f  p50 %7.1f  p99 %7.1f  max %7.1f us\n",
+        name.c_str(), compile_ms.back(), masks.size(), p.value("mean", 0.0), p.value("p50", 0.0),
+        p.value("p99", 0.0), masks.empty() ? 0.0 : *std::max_element(masks.begin(), masks.end()));
     all_masks.insert(all_masks.end(), masks.begin(), masks.end());
   }
   const nlohmann::json p = Percentiles(all_masks);
   std::sort(compile_ms.begin(), compile_ms.end());
-  std::printf("%-16s compile p50 %.2f ms  masks %4zu  mean %7.1f  p50 %7.1f  p99 %7.1f  max %7.1f us\n",
-              "all", compile_ms[compile_ms.size() / 2], all_masks.size(), p.value("mean", 0.0),
-              p.value("p50", 0.0), p.value("p99", 0.0),
-              *std::max_element(all_masks.begin(), all_masks.end()));
+  std::printf(
+      "%-16s compile p50 %.2f ms  masks %4zu  mean %7.1f  p50 %7.1f  p99 %7.1f  max %7.1f us\n",
+      "all", compile_ms[compile_ms.size() / 2], all_masks.size(), p.value("mean", 0.0),
+      p.value("p50", 0.0), p.value("p99", 0.0),
+      *std::max_element(all_masks.begin(), all_masks.end()));
   std::sort(slowest.begin(), slowest.end(), std::greater<>());
   std::printf("slowest masks:");
   for (size_t i = 0; i < slowest.size() && i < 5; ++i) {

@@ -404,7 +404,7 @@ class GrammarCompiler {
 
   // The const / enum values a node allows for a required property, if it pins them.
   static std::optional<std::vector<nlohmann::json>> PinnedValues(const js::Node* n,
-                                                                  const std::string& name) {
+                                                                 const std::string& name) {
     if (std::find(n->object.required.begin(), n->object.required.end(), name) ==
         n->object.required.end()) {
       return std::nullopt;
@@ -458,8 +458,8 @@ class GrammarCompiler {
   static std::optional<std::vector<nlohmann::json>> MultiplesInRange(const js::Node& n) {
     const js::NumberConstraints& num = n.number;
     const nlohmann::json& mj = *num.multiple_of;
-    if (!mj.is_number_integer() && !(mj.is_number_float() && std::floor(mj.get<double>()) ==
-                                                                 mj.get<double>())) {
+    if (!mj.is_number_integer() &&
+        !(mj.is_number_float() && std::floor(mj.get<double>()) == mj.get<double>())) {
       return std::nullopt;
     }
     const double m = mj.get<double>();
@@ -467,9 +467,11 @@ class GrammarCompiler {
     const double limit = static_cast<double>(Pow10(kGenIntDigits) - 1);
     double lo = -limit, hi = limit;
     if (num.minimum) lo = std::max(lo, std::ceil(num.minimum->get<double>()));
-    if (num.exclusive_minimum) lo = std::max(lo, std::floor(num.exclusive_minimum->get<double>()) + 1);
+    if (num.exclusive_minimum)
+      lo = std::max(lo, std::floor(num.exclusive_minimum->get<double>()) + 1);
     if (num.maximum) hi = std::min(hi, std::floor(num.maximum->get<double>()));
-    if (num.exclusive_maximum) hi = std::min(hi, std::ceil(num.exclusive_maximum->get<double>()) - 1);
+    if (num.exclusive_maximum)
+      hi = std::min(hi, std::ceil(num.exclusive_maximum->get<double>()) - 1);
     const double first = std::ceil(lo / m), last = std::floor(hi / m);
     if (last - first + 1 > kMaxMultiples) return std::nullopt;
     std::vector<nlohmann::json> values;
@@ -701,9 +703,8 @@ class GrammarCompiler {
     for (const js::Node* p : parts) {
       m.array.min_items = std::max(m.array.min_items, p->array.min_items);
       if (p->array.max_items) {
-        m.array.max_items =
-            m.array.max_items ? std::min(*m.array.max_items, *p->array.max_items)
-                              : *p->array.max_items;
+        m.array.max_items = m.array.max_items ? std::min(*m.array.max_items, *p->array.max_items)
+                                              : *p->array.max_items;
       }
       if (p->array.items != nullptr) items.push_back(p->array.items);
     }

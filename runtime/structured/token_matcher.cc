@@ -239,7 +239,8 @@ const std::vector<uint32_t>& TokenMatcher::PlainStringMask(int64_t room) {
     // points to the mask for r - 1 (a few MB for 151k tokens).
     std::vector<std::vector<int32_t>> by_count(static_cast<size_t>(max_plain_code_points_) + 1);
     for (size_t id = 0; id < plain_code_points_.size(); ++id) {
-      if (plain_code_points_[id] > 0) by_count[plain_code_points_[id]].push_back(static_cast<int32_t>(id));
+      if (plain_code_points_[id] > 0)
+        by_count[plain_code_points_[id]].push_back(static_cast<int32_t>(id));
     }
     plain_masks_.resize(by_count.size());
     std::vector<uint32_t> bits(static_cast<size_t>(mask_words()), 0);

@@ -82,8 +82,8 @@ class TokenMatcher {
   std::vector<int32_t> plain_code_points_;
   int32_t max_plain_code_points_ = 0;
   int32_t max_token_code_points_ = 0;  // of any token (an upper bound: lead bytes counted)
-  TokenTrie plain_trie_;  // the tokens that are plain string content
-  TokenTrie rest_trie_;   // the others
+  TokenTrie plain_trie_;               // the tokens that are plain string content
+  TokenTrie rest_trie_;                // the others
   // Pattern / format strings: the plain tokens accepted per StringContentKey.
   std::unordered_map<std::string, std::vector<uint32_t>> string_content_cache_;
   std::string content_key_;

@@ -168,12 +168,10 @@ TEST(AgentProtocolTest, ConversationForTheChatFormat) {
 // compact JSON; descriptions, enums and formats of flat ones go into the signature.
 TEST(AgentProtocolTest, SystemPromptListsEveryToolSchema) {
   const std::vector<tools::ToolSpec> tools = {
-      {"search", "Search.",
-       json::parse(R"({"type":"object","properties":{"query":{"type":"string",
+      {"search", "Search.", json::parse(R"({"type":"object","properties":{"query":{"type":"string",
          "description":"Words to look for"},"since":{"type":"string","format":"date"},
          "sort":{"enum":["new","old"]}},"required":["query"],"additionalProperties":false})")},
-      {"create", "Create.",
-       json::parse(R"({"type":"object","properties":{"tags":{"type":"array",
+      {"create", "Create.", json::parse(R"({"type":"object","properties":{"tags":{"type":"array",
          "items":{"type":"string"}}},"additionalProperties":false})")},
       {"open", "", json::parse(R"({"type":"object","properties":{"x":{"type":"number"}}})")},
   };

@@ -234,8 +234,8 @@ TEST(JsonGrammar, DisjointOneOfIsSupported) {
       JsonMatcher m(*g);
       EXPECT_TRUE(m.AdvanceBytes(doc) && m.IsComplete()) << doc;
     }
-    for (const char* doc : {R"({"kind":"cash","iban":"x"})", R"({"kind":"card","iban":"x"})",
-                            R"("check")"}) {
+    for (const char* doc :
+         {R"({"kind":"cash","iban":"x"})", R"({"kind":"card","iban":"x"})", R"("check")"}) {
       JsonMatcher m(*g);
       EXPECT_FALSE(m.AdvanceBytes(doc) && m.IsComplete()) << doc;
     }
@@ -479,39 +479,40 @@ TEST(TokenMatcher, MaskMatchesTokenByTokenCheck) {
     const char* prefix;
     GrammarMode mode = GrammarMode::kGenerate;
   };
-  const Probe probes[] = {{0, ""},
-                          {0, R"({"city":")"},
-                          {0, R"({"city":"Pa)"},
-                          {0, R"({"city":"é)"},
-                          {1, R"({"n":1)"},
-                          {1, R"({"n":10,"q":"a)"},
-                          {1, R"({"n":10,"q":")"},
-                          {3, R"({"when":"2024-0)"},
-                          {4, R"({"code":"AB)"},
-                          {6, R"({"tool":")"},
-                          {9, ""},
-                          {11, R"({"extra":-)"},
-                          // String fast path: counted strings (room 6, 2, 1, 0; minLength not
-                          // yet reached), unconstrained ones, mid-code-point, accept mode.
-                          {1, R"({"n":10,"q":"ab)"},
-                          {1, R"({"n":10,"q":"abcdef)"},
-                          {2, R"({"tags":["abcd)"},
-                          {2, R"({"tags":["abcde)"},
-                          {2, R"({"tags":[")"},
-                          {6, R"({"tool":"search","arguments":{"query":"x y)"},
-                          {6, "{\"tool\":\"search\",\"arguments\":{\"query\":\"\xC3"},
-                          {0, R"({ "city" : "Pa)", GrammarMode::kAccept},
-                          {1, R"({"q":"abcdefg)", GrammarMode::kAccept},
-                          // kAccept format and pattern strings (superset DFAs, alphabets).
-                          {3, R"({"when":"2024-01-01T00:00:00Z","email":"ab)", GrammarMode::kAccept},
-                          {3, R"({"when":"2024-01-01T00:00:00Z","email":"ab@c)", GrammarMode::kAccept},
-                          {3, R"({"when":"2024-01-01T00:0)", GrammarMode::kAccept},
-                          {10, R"({"ip":"1.2.3.4","h":"a.b","d":"2020-01-01","t":"00:00:00Z","u":"http)",
-                           GrammarMode::kAccept},
-                          {10, R"({"ip":"1.2.3.4","h":"a.b","d":"2020-01-01","t":"00:00:00Z","u":"http://x.org/)",
-                           GrammarMode::kAccept},
-                          {4, R"({"code":"AB)", GrammarMode::kAccept},
-                          {4, R"({"code":"ABC-1)"}};
+  const Probe probes[] = {
+      {0, ""},
+      {0, R"({"city":")"},
+      {0, R"({"city":"Pa)"},
+      {0, R"({"city":"é)"},
+      {1, R"({"n":1)"},
+      {1, R"({"n":10,"q":"a)"},
+      {1, R"({"n":10,"q":")"},
+      {3, R"({"when":"2024-0)"},
+      {4, R"({"code":"AB)"},
+      {6, R"({"tool":")"},
+      {9, ""},
+      {11, R"({"extra":-)"},
+      // String fast path: counted strings (room 6, 2, 1, 0; minLength not
+      // yet reached), unconstrained ones, mid-code-point, accept mode.
+      {1, R"({"n":10,"q":"ab)"},
+      {1, R"({"n":10,"q":"abcdef)"},
+      {2, R"({"tags":["abcd)"},
+      {2, R"({"tags":["abcde)"},
+      {2, R"({"tags":[")"},
+      {6, R"({"tool":"search","arguments":{"query":"x y)"},
+      {6, "{\"tool\":\"search\",\"arguments\":{\"query\":\"\xC3"},
+      {0, R"({ "city" : "Pa)", GrammarMode::kAccept},
+      {1, R"({"q":"abcdefg)", GrammarMode::kAccept},
+      // kAccept format and pattern strings (superset DFAs, alphabets).
+      {3, R"({"when":"2024-01-01T00:00:00Z","email":"ab)", GrammarMode::kAccept},
+      {3, R"({"when":"2024-01-01T00:00:00Z","email":"ab@c)", GrammarMode::kAccept},
+      {3, R"({"when":"2024-01-01T00:0)", GrammarMode::kAccept},
+      {10, R"({"ip":"1.2.3.4","h":"a.b","d":"2020-01-01","t":"00:00:00Z","u":"http)",
+       GrammarMode::kAccept},
+      {10, R"({"ip":"1.2.3.4","h":"a.b","d":"2020-01-01","t":"00:00:00Z","u":"http://x.org/)",
+       GrammarMode::kAccept},
+      {4, R"({"code":"AB)", GrammarMode::kAccept},
+      {4, R"({"code":"ABC-1)"}};
   std::vector<uint32_t> mask(tm->mask_words());
   for (const Probe& p : probes) {
     Compiled g = CompileOrDie(kWalkSchemas[p.schema], p.mode);

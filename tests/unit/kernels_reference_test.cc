@@ -82,8 +82,8 @@ TEST(MaskedSoftmaxArgmaxReference, TiesGoToTheLowestTokenLikeTorchArgmax) {
 
 // Position selection against a direct computation: sort the eligible positions by
 // (confidence desc, position asc) and take the first k, or those above the threshold.
-std::vector<uint8_t> DirectSelect(const std::vector<float>& c, const std::vector<uint8_t>& e,
-                                  int k, float threshold, bool top_k) {
+std::vector<uint8_t> DirectSelect(const std::vector<float>& c, const std::vector<uint8_t>& e, int k,
+                                  float threshold, bool top_k) {
   std::vector<int> order;
   for (int i = 0; i < static_cast<int>(c.size()); ++i) {
     if (e[i]) order.push_back(i);
@@ -125,8 +125,7 @@ TEST(SelectPositionsReference, TopKAndThresholdMatchASortedSelection) {
     SelectPositionsReference(confidence.data(), eligible.data(), rows, length, nullptr, threshold,
                              got.data());
     for (int r = 0; r < rows; ++r) {
-      std::vector<float> c(confidence.begin() + r * length,
-                           confidence.begin() + (r + 1) * length);
+      std::vector<float> c(confidence.begin() + r * length, confidence.begin() + (r + 1) * length);
       std::vector<uint8_t> e(eligible.begin() + r * length, eligible.begin() + (r + 1) * length);
       std::vector<uint8_t> g(got.begin() + r * length, got.begin() + (r + 1) * length);
       EXPECT_EQ(g, DirectSelect(c, e, 0, threshold, false))

@@ -185,9 +185,9 @@ void TokenMatcher::ScanPlainTokens(const JsonMatcher::StringScan& scan, uint32_t
   for (uint32_t c = 0; c < 128; ++c) {
     ascii_ok[c] = !scan.format || json_schema::FormatMayContain(*scan.format, c);
   }
-  // A whole code point: the format's alphabet, the room, the DFA.
+  // A whole non-ASCII code point (formats never get here: their alphabets are ASCII, so
+  // the lead byte was refused): the room, the DFA.
   auto complete = [&](uint32_t cp, ScanLevel* level) {
-    if (scan.format && !json_schema::FormatMayContain(*scan.format, cp)) return false;
     if (level->points >= scan.room) return false;
     if (dfa != nullptr) {
       level->q = dfa->Next(level->q, cp);
@@ -205,14 +205,11 @@ void TokenMatcher::ScanPlainTokens(const JsonMatcher::StringScan& scan, uint32_t
     if (level.need > 0) {  // plain tokens are valid UTF-8: b is a continuation byte
       level.cp = (level.cp << 6) | (b & 0x3Fu);
       ok = --level.need > 0 || complete(level.cp, &level);
-    } else if (b < 0x80) {  // most nodes: one table lookup
+    } else if (b < 0x80) {  // most nodes: one table lookup (a finished DFA has the table)
       ok = ascii_ok[b] && level.points < scan.room;
       if (ok && table != nullptr) {
         level.q = table[static_cast<size_t>(level.q) * 128 + b];
         ok = level.q >= 0;
-      } else if (ok && dfa != nullptr) {
-        ok = complete(b, &level);
-        --level.points;  // complete counted it; counted again below
       }
       ++level.points;
     } else {

@@ -100,8 +100,14 @@ StatusOr<DenoiseBenchResult> BenchDenoise(const DenoiseBenchOptions& o) {
   options.sampler.block_length = options.sampler.kind == SamplerKind::kDream ? 0 : o.block_length;
   options.sampler.early_stop = false;  // a fixed schedule: every step runs
   std::vector<int32_t> first_answer;
+  std::vector<std::pair<KvCache, bool>> modes;
   for (KvCache cache : o.kv_caches) {
+    modes.emplace_back(cache, false);
+    if (o.compare_full_lm_head) modes.emplace_back(cache, true);
+  }
+  for (auto [cache, full_lm_head] : modes) {
     options.kv_cache = cache;
+    options.full_lm_head = full_lm_head;
     std::vector<double> runs;
     std::vector<int32_t> answer;
     for (int k = 0; k < o.repeats; ++k) {
@@ -114,6 +120,7 @@ StatusOr<DenoiseBenchResult> BenchDenoise(const DenoiseBenchOptions& o) {
     const double run = Median(runs);
     DenoiseBenchResult::CacheRun c;
     c.cache = cache;
+    c.full_lm_head = full_lm_head;
     c.step_ms = r.steps > 0 ? run * 1000.0 / static_cast<double>(r.steps) : 0;
     c.tokens_per_second = static_cast<double>(o.gen_length) / run;
     if (r.cache_runs.empty()) {

@@ -35,6 +35,8 @@ struct DenoiseBenchOptions {
   int repeats = 3;
   // The generations timed, side by side in one run: KV cache modes (sampler_config.h).
   std::vector<KvCache> kv_caches = {KvCache::kNone};
+  // Each mode also timed with the LM head over every position (GenerateOptions::full_lm_head).
+  bool compare_full_lm_head = false;
 };
 
 struct DenoiseBenchResult {
@@ -49,6 +51,7 @@ struct DenoiseBenchResult {
   // first one's).
   struct CacheRun {
     KvCache cache = KvCache::kNone;
+    bool full_lm_head = false;
     double step_ms = 0;
     double tokens_per_second = 0;
     // Answer tokens equal to the first mode's answer, position by position (1 = the same

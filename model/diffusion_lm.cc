@@ -90,8 +90,8 @@ StatusOr<GenerateResult> DiffusionLm::Generate(const std::vector<int32_t>& promp
     std::vector<int64_t> ids(prompt.begin(), prompt.end());
     at::Tensor p = at::tensor(c10::ArrayRef<int64_t>(ids), at::TensorOptions().dtype(at::kLong))
                        .view({1, static_cast<int64_t>(ids.size())});
-    TransformerLogits plain(*impl_->model);
-    CachedTransformerLogits cached(*impl_->model, options.kv_cache);
+    TransformerLogits plain(*impl_->model, options.full_lm_head);
+    CachedTransformerLogits cached(*impl_->model, options.kv_cache, options.full_lm_head);
     LogitsSource& source = options.kv_cache == KvCache::kNone ? static_cast<LogitsSource&>(plain)
                                                               : static_cast<LogitsSource&>(cached);
     QS_ASSIGN_OR_RETURN(SamplerResult run, RunSampler(p, sc, source, constraint, observer));

@@ -23,6 +23,9 @@ struct GenerateOptions {
   // always the model's (Dream checkpoints need it whatever the sampler).
   SamplerConfig sampler;
   KvCache kv_cache = KvCache::kNone;  // Fast-dLLM's approximate cache (sampler_config.h)
+  // Benchmarks only: the LM head over every canvas position, as steps computed it before
+  // they read only the rows of their candidates (the answer is the same).
+  bool full_lm_head = false;
 };
 
 struct GenerateResult {

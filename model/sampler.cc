@@ -11,8 +11,30 @@
 
 namespace qs::model {
 
+namespace {
+
+at::Tensor LongTensor(const std::vector<int64_t>& values) {
+  return at::tensor(c10::ArrayRef<int64_t>(values), at::TensorOptions().dtype(at::kLong));
+}
+
+}  // namespace
+
+StatusOr<at::Tensor> LogitsSource::LogitsAt(const at::Tensor& ids,
+                                            const std::vector<int64_t>& rows) {
+  QS_ASSIGN_OR_RETURN(at::Tensor all, Logits(ids));
+  return all.index_select(1, LongTensor(rows).to(all.device()));
+}
+
 StatusOr<at::Tensor> TransformerLogits::Logits(const at::Tensor& ids) {
   return model_.Forward(ids).logits;
+}
+
+StatusOr<at::Tensor> TransformerLogits::LogitsAt(const at::Tensor& ids,
+                                                 const std::vector<int64_t>& rows) {
+  if (full_lm_head_) return LogitsSource::LogitsAt(ids, rows);
+  ForwardOptions fo;
+  fo.logit_positions = LongTensor(rows);
+  return model_.Forward(ids, fo).logits;
 }
 
 void CachedTransformerLogits::BeginScope(int64_t begin, int64_t end) {
@@ -22,19 +44,35 @@ void CachedTransformerLogits::BeginScope(int64_t begin, int64_t end) {
 }
 
 StatusOr<at::Tensor> CachedTransformerLogits::Logits(const at::Tensor& ids) {
+  std::vector<int64_t> rows(static_cast<size_t>(ids.size(1)));
+  for (size_t i = 0; i < rows.size(); ++i) rows[i] = static_cast<int64_t>(i);
+  return LogitsAt(ids, rows);
+}
+
+StatusOr<at::Tensor> CachedTransformerLogits::LogitsAt(const at::Tensor& ids,
+                                                       const std::vector<int64_t>& rows) {
   const int64_t length = ids.size(1);
-  const bool same_shape =
-      logits_.defined() && logits_.size(0) == ids.size(0) && logits_.size(1) == length;
+  if (rows.empty() || rows.front() < 0 || rows.back() >= length) {
+    return InvalidArgument("logits asked for no row or for a row outside the canvas");
+  }
+  const at::Tensor positions = LongTensor(rows);
+  // full_lm_head: every row of the computed range, then the asked ones (benchmarks).
+  auto select = [&](const at::Tensor& logits, int64_t begin) {
+    return full_lm_head_ ? logits.index_select(1, positions.to(logits.device()) - begin) : logits;
+  };
+  const at::Tensor asked = full_lm_head_ ? at::Tensor() : positions;
+  const bool same_shape = cached_batch_ == ids.size(0) && cached_length_ == length;
   if (mode_ == KvCache::kNone || refresh_ || !same_shape || begin_ >= end_ || end_ > length) {
-    logits_ = model_.ForwardRange(ids, 0, length, &cache_, /*store=*/true);
+    at::Tensor logits = select(model_.ForwardRange(ids, 0, length, &cache_, true, asked), 0);
+    cached_batch_ = ids.size(0);
+    cached_length_ = length;
     ++full_forwards_;
     refresh_ = false;
-    return logits_;
+    return logits;
   }
-  const int64_t end = mode_ == KvCache::kDual ? end_ : length;
-  at::Tensor part = model_.ForwardRange(ids, begin_, end, &cache_, /*store=*/false);
-  logits_.slice(1, begin_, end).copy_(part);
-  return logits_;
+  const int64_t begin = std::min(begin_, rows.front());
+  const int64_t end = std::max(mode_ == KvCache::kDual ? end_ : length, rows.back() + 1);
+  return select(model_.ForwardRange(ids, begin, end, &cache_, /*store=*/false, asked), begin);
 }
 
 namespace {
@@ -53,10 +91,6 @@ struct Proposal {
   at::Tensor tokens;      // [N] int64, CPU
   at::Tensor confidence;  // [N] CPU, in the dtype the reference ranks in (float32 / float64)
 };
-
-at::Tensor LongTensor(const std::vector<int64_t>& values) {
-  return at::tensor(c10::ArrayRef<int64_t>(values), at::TensorOptions().dtype(at::kLong));
-}
 
 // One run of a sampler. The canvas lives on the CPU (it is small); the logits stay on the
 // device the source returned them on and only per-position results come back.
@@ -90,8 +124,10 @@ class Denoiser {
   // Per row, the masked positions before `hi` that may be committed now, with their
   // bitmasks. Fails when a row has masked positions in [lo, hi) but none may be committed.
   StatusOr<std::vector<Candidates>> FindCandidates(int64_t lo, int64_t hi);
-  // Logits [B, L, V] in float32 for the current canvas: guidance and shift applied.
-  StatusOr<at::Tensor> CallModel();
+  // Logits [B, R, V] in float32 for the current canvas at the rows the candidates read
+  // (row_of_ maps a candidate position to its row; Dream's shift is applied by reading
+  // the row of the position before), with guidance applied.
+  StatusOr<at::Tensor> CallModel(const std::vector<Candidates>& cands);
   // Tokens and confidences at the candidates of row b, as the configured sampler picks them.
   Proposal Propose(const at::Tensor& logits, int64_t b, const Candidates& cand);
   // Dream's sample_tokens: token and confidence per row of `logits` [N, V].
@@ -114,6 +150,7 @@ class Denoiser {
   at::Tensor x_;             // [B, L] int64, CPU, contiguous
   at::Tensor prompt_index_;  // [B, L] bool: prompt tokens (masked in the CFG canvas)
   int64_t batch_ = 0, prompt_length_ = 0, length_ = 0, vocab_ = 0;
+  std::vector<int64_t> row_of_;       // [L]: canvas position -> row of the last logits
   std::vector<int32_t> view_tokens_;  // row 0 for the constraint
   CanvasView view_;
   int64_t steps_ = 0, model_calls_ = 0;
@@ -195,7 +232,7 @@ Status Denoiser::RunBlocks() {
       }
       if (!any) continue;  // the reference would call the model and commit nothing
       QS_ASSIGN_OR_RETURN(std::vector<Candidates> cands, FindCandidates(lo, hi));
-      QS_ASSIGN_OR_RETURN(at::Tensor logits, CallModel());
+      QS_ASSIGN_OR_RETURN(at::Tensor logits, CallModel(cands));
       for (int64_t b = 0; b < batch_; ++b) {
         const Candidates& cand = cands[static_cast<size_t>(b)];
         if (cand.positions.empty()) continue;
@@ -247,7 +284,7 @@ Status Denoiser::RunDream() {
       if (count <= 0) continue;  // the reference would call the model and commit nothing
     }
     QS_ASSIGN_OR_RETURN(std::vector<Candidates> cands, FindCandidates(0, length_));
-    QS_ASSIGN_OR_RETURN(at::Tensor logits, CallModel());
+    QS_ASSIGN_OR_RETURN(at::Tensor logits, CallModel(cands));
     for (int64_t b = 0; b < batch_; ++b) {
       Candidates& cand = cands[static_cast<size_t>(b)];
       if (cand.positions.empty()) continue;
@@ -326,7 +363,7 @@ Status Denoiser::RunDreamConfidenceThreshold() {
     carried = 0;
     if (want <= 0) continue;
     QS_ASSIGN_OR_RETURN(std::vector<Candidates> cands, FindCandidates(0, length_));
-    QS_ASSIGN_OR_RETURN(at::Tensor logits, CallModel());
+    QS_ASSIGN_OR_RETURN(at::Tensor logits, CallModel(cands));
     if (cands[0].positions.empty()) continue;
     Proposal p = Propose(logits, 0, cands[0]);
     const int64_t n = std::min(want, static_cast<int64_t>(p.positions.size()));
@@ -358,7 +395,7 @@ Status Denoiser::FinishScope(int64_t lo, int64_t hi) {
     QS_RETURN_IF_ERROR(ApplyForced());
     if (CountMasksAllRows(lo, hi) == 0 || AllDone()) return Status::Ok();
     QS_ASSIGN_OR_RETURN(std::vector<Candidates> cands, FindCandidates(lo, hi));
-    QS_ASSIGN_OR_RETURN(at::Tensor logits, CallModel());
+    QS_ASSIGN_OR_RETURN(at::Tensor logits, CallModel(cands));
     for (int64_t b = 0; b < batch_; ++b) {
       const Candidates& cand = cands[static_cast<size_t>(b)];
       if (cand.positions.empty()) continue;
@@ -456,19 +493,40 @@ StatusOr<std::vector<Candidates>> Denoiser::FindCandidates(int64_t lo, int64_t h
   return out;
 }
 
-StatusOr<at::Tensor> Denoiser::CallModel() {
+StatusOr<at::Tensor> Denoiser::CallModel(const std::vector<Candidates>& cands) {
+  // Dream: position i is predicted by output i - 1; position 0 keeps its own.
+  auto source_row = [&](int64_t p) { return c_.shift_logits && p > 0 ? p - 1 : p; };
+  std::vector<char> needed(static_cast<size_t>(length_), 0);
+  for (const Candidates& cand : cands) {
+    for (int64_t p : cand.positions) needed[static_cast<size_t>(source_row(p))] = 1;
+  }
+  std::vector<int64_t> rows, index_of_row(static_cast<size_t>(length_), -1);
+  for (int64_t r = 0; r < length_; ++r) {
+    if (!needed[static_cast<size_t>(r)]) continue;
+    index_of_row[static_cast<size_t>(r)] = static_cast<int64_t>(rows.size());
+    rows.push_back(r);
+  }
+  // No candidate anywhere: the reference still calls the model (the call is counted).
+  if (rows.empty()) rows.push_back(length_ - 1);
+  row_of_.assign(static_cast<size_t>(length_), -1);
+  for (int64_t p = 0; p < length_; ++p) {
+    row_of_[static_cast<size_t>(p)] = index_of_row[static_cast<size_t>(source_row(p))];
+  }
+
   const bool cfg = c_.cfg_scale > 0.0;
   at::Tensor ids = x_;
   if (cfg) {
     // LLaDA: the unconditional canvas is the canvas with the prompt masked.
     ids = at::cat({x_, x_.masked_fill(prompt_index_, c_.mask_id)}, 0);
   }
-  QS_ASSIGN_OR_RETURN(at::Tensor logits, source_.Logits(ids));
+  QS_ASSIGN_OR_RETURN(at::Tensor logits, source_.LogitsAt(ids, rows));
   ++model_calls_;
-  if (logits.dim() != 3 || logits.size(0) != ids.size(0) || logits.size(1) != length_ ||
+  const int64_t r = static_cast<int64_t>(rows.size());
+  if (logits.dim() != 3 || logits.size(0) != ids.size(0) || logits.size(1) != r ||
       logits.size(2) != vocab_) {
     return Internal("the logits source returned shape " + c10::str(logits.sizes()) + " for ids " +
-                    c10::str(ids.sizes()) + " and vocabulary " + std::to_string(vocab_));
+                    c10::str(ids.sizes()) + ", " + std::to_string(r) + " rows and vocabulary " +
+                    std::to_string(vocab_));
   }
   logits = logits.to(at::kFloat);
   if (cfg) {
@@ -477,18 +535,17 @@ StatusOr<at::Tensor> Denoiser::CallModel() {
     // LLaDA: logits = un_logits + (cfg_scale + 1) * (logits - un_logits).
     logits = un + (cond - un) * (c_.cfg_scale + 1.0);
   }
-  if (c_.shift_logits) {
-    // Dream: position i is predicted by output i - 1; position 0 keeps its own.
-    logits = at::cat({logits.narrow(1, 0, 1), logits.narrow(1, 0, length_ - 1)}, 1);
-  }
   return logits;
 }
 
 Proposal Denoiser::Propose(const at::Tensor& logits, int64_t b, const Candidates& cand) {
   Proposal p;
   p.positions = cand.positions;
-  at::Tensor rows = logits.select(0, b).index_select(
-      0, LongTensor(cand.positions).to(logits.device()));  // [N, V]
+  std::vector<int64_t> logit_rows;
+  logit_rows.reserve(cand.positions.size());
+  for (int64_t pos : cand.positions) logit_rows.push_back(row_of_[static_cast<size_t>(pos)]);
+  at::Tensor rows =
+      logits.select(0, b).index_select(0, LongTensor(logit_rows).to(logits.device()));  // [N, V]
   if (cand.disallowed.defined()) rows = rows.masked_fill(cand.disallowed.to(rows.device()), -kInf);
   const int64_t n = rows.size(0);
   at::Tensor tokens, confidence;

@@ -41,6 +41,10 @@ class LogitsSource {
   // shift, no guidance). With classifier-free guidance the sampler makes one call with
   // N = 2B rows, [canvas; canvas with the prompt masked], as LLaDA batches them.
   virtual StatusOr<at::Tensor> Logits(const at::Tensor& ids) = 0;
+  // Raw logits [N, R, V] at the canvas positions `rows` (sorted, distinct) only; what the
+  // samplers call. The default selects them from Logits(ids); the transformer sources run
+  // the LM head on those rows only.
+  virtual StatusOr<at::Tensor> LogitsAt(const at::Tensor& ids, const std::vector<int64_t>& rows);
   virtual int64_t vocab_size() const = 0;
   // The sampler starts committing canvas positions [begin, end) (a block; Dream: the whole
   // answer). Sources that cache (CachedTransformerLogits) refresh on the next call.
@@ -50,23 +54,30 @@ class LogitsSource {
 // Transformer::Forward, bidirectional.
 class TransformerLogits : public LogitsSource {
  public:
-  explicit TransformerLogits(const Transformer& model) : model_(model) {}
+  // full_lm_head: LogitsAt runs the LM head on every position and selects (benchmarks).
+  explicit TransformerLogits(const Transformer& model, bool full_lm_head = false)
+      : model_(model), full_lm_head_(full_lm_head) {}
   StatusOr<at::Tensor> Logits(const at::Tensor& ids) override;
+  StatusOr<at::Tensor> LogitsAt(const at::Tensor& ids, const std::vector<int64_t>& rows) override;
   int64_t vocab_size() const override { return model_.config().vocab_size; }
 
  private:
   const Transformer& model_;
+  bool full_lm_head_;
 };
 
 // Transformer::ForwardRange with Fast-dLLM's approximate KV cache (sampler_config.h
 // KvCache): the first call of a scope runs the whole canvas and keeps every layer's keys
 // and values; later calls recompute only the scope (dual) or the scope and what follows
-// (prefix). Logits outside the recomputed range are those of the scope's first call (the
-// samplers read logits inside the scope only). One canvas at a time: not thread-safe.
+// (prefix), widened to cover the rows asked for (Dream reads the logits of the position
+// before each masked one). One canvas at a time: not thread-safe.
 class CachedTransformerLogits : public LogitsSource {
  public:
-  CachedTransformerLogits(const Transformer& model, KvCache mode) : model_(model), mode_(mode) {}
+  CachedTransformerLogits(const Transformer& model, KvCache mode, bool full_lm_head = false)
+      : model_(model), mode_(mode), full_lm_head_(full_lm_head) {}
+  // Every row: a refreshing call, or the recomputed rows widened to the whole canvas.
   StatusOr<at::Tensor> Logits(const at::Tensor& ids) override;
+  StatusOr<at::Tensor> LogitsAt(const at::Tensor& ids, const std::vector<int64_t>& rows) override;
   int64_t vocab_size() const override { return model_.config().vocab_size; }
   void BeginScope(int64_t begin, int64_t end) override;
   int64_t full_forwards() const { return full_forwards_; }
@@ -74,8 +85,9 @@ class CachedTransformerLogits : public LogitsSource {
  private:
   const Transformer& model_;
   KvCache mode_;
+  bool full_lm_head_;  // as TransformerLogits
   KvCacheState cache_;
-  at::Tensor logits_;  // [N, L, V] of the whole canvas, updated in the recomputed range
+  int64_t cached_batch_ = -1, cached_length_ = -1;  // the canvas shape cache_ holds
   int64_t begin_ = 0, end_ = 0;
   bool refresh_ = true;
   int64_t full_forwards_ = 0;

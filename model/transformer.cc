@@ -234,13 +234,16 @@ ForwardOutput Transformer::Forward(const at::Tensor& input_ids, const ForwardOpt
 }
 
 at::Tensor Transformer::ForwardRange(const at::Tensor& input_ids, int64_t begin, int64_t end,
-                                     KvCacheState* cache, bool store) const {
+                                     KvCacheState* cache, bool store,
+                                     const at::Tensor& logit_positions) const {
   QS_CHECK(cache != nullptr && 0 <= begin && begin < end && end <= input_ids.size(1),
            "ForwardRange: a cache and a range inside the canvas");
   QS_CHECK(!store || (begin == 0 && end == input_ids.size(1)),
            "ForwardRange: only a forward over the whole canvas fills the cache");
   QS_CHECK(store || cache->k.size() == layers_.size(), "ForwardRange: the cache is empty");
-  return ForwardImpl(input_ids, begin, end, cache, store, {}).logits;
+  ForwardOptions fo;
+  fo.logit_positions = logit_positions;
+  return ForwardImpl(input_ids, begin, end, cache, store, fo).logits;
 }
 
 ForwardOutput Transformer::ForwardImpl(const at::Tensor& input_ids, int64_t begin, int64_t end,
@@ -317,9 +320,23 @@ ForwardOutput Transformer::ForwardImpl(const at::Tensor& input_ids, int64_t begi
     x = x + at::linear(at::silu(at::linear(h, w.gate)) * at::linear(h, w.up), w.down);
     if (fo.want_hidden && i + 1 < layers_.size()) out.hidden.push_back(x);
   }
-  x = RmsNorm(x, final_norm_);
-  if (fo.want_hidden) out.hidden.push_back(x);
-  if (fo.want_logits) out.logits = LmHead(x);
+  const bool select = fo.want_logits && fo.logit_positions.defined();
+  if (select && fo.logit_positions.device().is_cpu()) {  // no device sync for the check
+    QS_CHECK(
+        fo.logit_positions.numel() == 0 || (fo.logit_positions.min().item<int64_t>() >= begin &&
+                                            fo.logit_positions.max().item<int64_t>() < end),
+        "Forward: logit positions outside the positions computed");
+  }
+  at::Tensor rows =
+      select ? (fo.logit_positions.to(options_.device, at::kLong) - begin) : at::Tensor();
+  if (fo.want_hidden) {
+    x = RmsNorm(x, final_norm_);
+    out.hidden.push_back(x);
+    if (fo.want_logits) out.logits = LmHead(select ? x.index_select(1, rows) : x);
+  } else if (fo.want_logits) {
+    // The final norm is per position: only the rows the LM head reads are normalized.
+    out.logits = LmHead(RmsNorm(select ? x.index_select(1, rows) : x, final_norm_));
+  }
   return out;
 }
 

@@ -36,6 +36,11 @@ struct ForwardOptions {
   // false: skip the LM head (logits undefined); with want_hidden, callers apply LmHead to
   // the positions they need (training scores masked positions only).
   bool want_logits = true;
+  // With want_logits: the canvas positions (int64 [R], inside the forward's range) whose
+  // logits are computed, so logits are [B, R, V]; undefined: every position. A denoising
+  // step reads only its masked candidates, and the LM head is a large part of a forward
+  // (Qwen2-0.5B: 136M of its 494M weights).
+  at::Tensor logit_positions;
 };
 
 struct ForwardOutput {
@@ -69,9 +74,11 @@ class Transformer {
   // Bidirectional forward over the canvas positions [begin, end) only: their queries attend
   // to their own fresh keys / values and to `cache` (from a full forward of the same canvas
   // length) everywhere else. store = true needs begin = 0, end = L and fills the cache
-  // (the logits then equal Forward's). Returns logits [B, end - begin, V].
+  // (the logits then equal Forward's). Returns logits [B, end - begin, V], or [B, R, V] at
+  // the canvas positions logit_positions (int64 [R], inside [begin, end)) when given.
   at::Tensor ForwardRange(const at::Tensor& input_ids, int64_t begin, int64_t end,
-                          KvCacheState* cache, bool store) const;
+                          KvCacheState* cache, bool store,
+                          const at::Tensor& logit_positions = at::Tensor()) const;
   // The LM head on final hidden states (the last entry of ForwardOutput::hidden): [..., V].
   at::Tensor LmHead(const at::Tensor& final_hidden) const;
 

@@ -48,7 +48,10 @@ StatusOr<VerifyReport> VerifyModel(const std::string& model_dir, const std::stri
     for (bool causal : {false, true}) {
       const std::string suffix = causal ? "causal" : "bidirectional";
       if (expected->Find("logits_" + suffix) == nullptr) continue;
-      ForwardOutput out = model->Forward(ids, {causal, /*want_hidden=*/true});
+      ForwardOptions fo;
+      fo.causal = causal;
+      fo.want_hidden = true;
+      ForwardOutput out = model->Forward(ids, fo);
       QS_RETURN_IF_ERROR(compare("logits_" + suffix, out.logits));
       for (size_t k = 0; k < out.hidden.size(); ++k) {
         const std::string name = "hidden_" + suffix + "." + std::to_string(k);

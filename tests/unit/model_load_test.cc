@@ -62,8 +62,10 @@ TEST(TransformerLoad, CausalDiffersFromBidirectionalOnlyBeforeTheLastPosition) {
   ModelConfig c = SmallConfig(Architecture::kLlama);
   c.num_layers = 1;
   auto model = Transformer::Random(c, 5, {});
-  at::Tensor bi = model->Forward(Ids(), {false, false}).logits;
-  at::Tensor causal = model->Forward(Ids(), {true, false}).logits;
+  ForwardOptions causal_options;
+  causal_options.causal = true;
+  at::Tensor bi = model->Forward(Ids()).logits;
+  at::Tensor causal = model->Forward(Ids(), causal_options).logits;
   // The last position sees everything in both; the first sees only itself when causal.
   EXPECT_LT((bi.select(1, 7) - causal.select(1, 7)).abs().max().item<float>(), 1e-5);
   EXPECT_GT((bi.select(1, 0) - causal.select(1, 0)).abs().max().item<float>(), 1e-3);

@@ -414,6 +414,41 @@ TEST(KvCache, RangesAgainstAFreshCacheEqualTheFullForward) {
   EXPECT_LT((approx - exact).abs().max().item<float>(), 1.0);
 }
 
+// The LM head only at the rows a step reads: the same logits as the full forward's rows,
+// uncached, on a refreshing cached call, on a ranged call, and on a ranged call widened to
+// a row before the scope (Dream reads the position before each masked one).
+TEST(KvCache, LogitsAtRowsEqualTheFullForwardsRows) {
+  std::unique_ptr<Transformer> model = Transformer::Random(TinyConfig(), 4, {});
+  at::Tensor ids = at::randint(0, kVocab - 2, {2, 24}, at::kLong);
+  const at::Tensor full = model->Forward(ids).logits;
+  auto rows_of_full = [&](const std::vector<int64_t>& rows) {
+    return full.index_select(1, at::tensor(c10::ArrayRef<int64_t>(rows)));
+  };
+  auto expect_rows = [&](StatusOr<at::Tensor> got, const std::vector<int64_t>& rows,
+                         const char* what) {
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    ASSERT_EQ(got->sizes(), (std::vector<int64_t>{2, static_cast<int64_t>(rows.size()), kVocab}))
+        << what;
+    EXPECT_TRUE(at::allclose(*got, rows_of_full(rows), 1e-5, 1e-5)) << what;
+  };
+  TransformerLogits plain(*model);
+  expect_rows(plain.LogitsAt(ids, {1, 5, 23}), {1, 5, 23}, "uncached");
+  for (KvCache mode : {KvCache::kPrefix, KvCache::kDual}) {
+    CachedTransformerLogits cached(*model, mode);
+    cached.BeginScope(8, 16);
+    expect_rows(cached.LogitsAt(ids, {9, 12}), {9, 12}, "refreshing call");
+    expect_rows(cached.LogitsAt(ids, {9, 12, 15}), {9, 12, 15}, "ranged call");
+    expect_rows(cached.LogitsAt(ids, {7, 12}), {7, 12}, "widened ranged call");
+    expect_rows(cached.Logits(ids),
+                std::vector<int64_t>{0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11,
+                                     12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23},
+                "every row");
+    EXPECT_EQ(cached.full_forwards(), 1) << KvCacheName(mode);
+    EXPECT_FALSE(cached.LogitsAt(ids, {}).ok());
+    EXPECT_FALSE(cached.LogitsAt(ids, {24}).ok());
+  }
+}
+
 TEST(KvCache, GenerationWithEachCacheCompletesAndSavesFullForwards) {
   std::unique_ptr<Transformer> model = Transformer::Random(TinyConfig(), 5, {});
   for (SamplerKind kind : {SamplerKind::kLlada, SamplerKind::kFastDllmThreshold}) {

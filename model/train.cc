@@ -2,11 +2,12 @@
 //
 // The objective follows LLaDA's supervised fine-tuning (Nie et al. 2025, "Large Language
 // Diffusion Models", arXiv:2502.09992, section 2.3 and Algorithm 2): the prompt is kept,
-// every response token (EOS padding included) is masked independently with probability
-// t ~ U(0, 1) (here p = (1 - eps) t + eps, as LLaDA's reference code does, so p > 0), the
-// model predicts all masked tokens at once, and the cross-entropy of each is weighted by
-// 1/p and normalised by the response length, an upper bound on the negative
-// log-likelihood of the response. The code is our own.
+// a masking ratio is drawn per sequence and response tokens (EOS padding included) are
+// masked at that ratio (train.h: exactly k of n with k uniform in 1..n, or LLaDA's
+// independent masking with probability p = (1 - eps) t + eps), the model predicts all
+// masked tokens at once, and the cross-entropy of each is weighted by 1/t and normalised
+// by the response length, an upper bound on the negative log-likelihood of the response.
+// The code is our own.
 #include "model/train.h"
 
 #include <ATen/ATen.h>
@@ -258,13 +259,25 @@ BatchTensors MakeBatch(const std::vector<Example>& examples, const std::vector<i
 // positions of CE / p (the caller divides by the batch's response tokens; eval pools the
 // sums of all its batches first). The masks come from a generator seeded with `seed`.
 at::Tensor MaskedLossSum(const Transformer& model, const BatchTensors& batch, int64_t mask_id,
-                         uint64_t seed) {
+                         bool count_sampling, uint64_t seed) {
   const int64_t b = batch.ids.size(0), l = batch.ids.size(1);
   at::Generator gen = at::detail::createCPUGenerator(seed);
   at::Tensor t = at::rand({b}, gen, at::TensorOptions().dtype(at::kFloat));
-  at::Tensor p = (1.0 - kMaskEps) * t + kMaskEps;  // [B]
   at::Tensor u = at::rand({b, l}, gen, at::TensorOptions().dtype(at::kFloat));
-  at::Tensor masked = (u < p.view({b, 1})) & batch.response;
+  at::Tensor p, masked;
+  if (count_sampling) {
+    // k = 1 + floor(t n) in 1..n; the k response positions with the lowest u are masked.
+    at::Tensor n = batch.response.sum(1);  // [B] int64
+    at::Tensor k = at::clamp_max((t * n.to(at::kFloat)).floor().to(at::kLong) + 1, n);
+    at::Tensor scores = u.masked_fill(batch.response.logical_not(), 2.0f);
+    at::Tensor rank = scores.argsort(/*dim=*/int64_t{1})
+                          .argsort(/*dim=*/int64_t{1});  // rank of each position in its row
+    masked = (rank < k.view({b, 1})) & batch.response;
+    p = k.to(at::kFloat) / n.to(at::kFloat);
+  } else {
+    p = (1.0 - kMaskEps) * t + kMaskEps;  // [B]
+    masked = (u < p.view({b, 1})) & batch.response;
+  }
   at::Tensor noisy = batch.ids.masked_fill(masked, mask_id);
 
   ForwardOptions fo;
@@ -337,7 +350,8 @@ Json TrajectoryJson(const TrainOptions& o) {
               {"ffn", o.ffn},
               {"weight_decay", o.weight_decay},
               {"eval_fraction", o.eval_fraction},
-              {"tail_pad", o.tail_pad}};
+              {"tail_pad", o.tail_pad},
+              {"mask_sampling", o.mask_sampling}};
 }
 
 // Fills o's trajectory options from a recording; a value set in o that is neither the
@@ -388,6 +402,16 @@ Status MergeRecorded(const Json& rec, TrainOptions& o) {
   merge_double("weight_decay", "weight-decay", d.weight_decay, &o.weight_decay);
   merge_double("eval_fraction", "eval-fraction", d.eval_fraction, &o.eval_fraction);
   merge_int("tail_pad", "tail-pad", d.tail_pad, &o.tail_pad);
+  if (status.ok()) {
+    // Runs recorded before the option existed drew their masks LLaDA's way.
+    const std::string saved = rec.value("mask_sampling", std::string("bernoulli"));
+    if (o.mask_sampling != d.mask_sampling && o.mask_sampling != saved) {
+      return InvalidArgument("--mask-sampling " + o.mask_sampling +
+                             " differs from the run being resumed (" + saved +
+                             "); a resumed run keeps the options it started with");
+    }
+    o.mask_sampling = saved;
+  }
   return status;
 }
 
@@ -406,6 +430,10 @@ Status ValidateOptions(const TrainOptions& o) {
   if (!(o.lr > 0)) return InvalidArgument("--lr must be positive");
   if (o.warmup < 0) return InvalidArgument("--warmup must not be negative");
   if (o.tail_pad < 0) return InvalidArgument("--tail-pad must not be negative");
+  if (o.mask_sampling != "count" && o.mask_sampling != "bernoulli") {
+    return InvalidArgument("--mask-sampling must be count or bernoulli, not \"" + o.mask_sampling +
+                           "\"");
+  }
   if (!(o.weight_decay >= 0)) return InvalidArgument("--weight-decay must not be negative");
   if (!(o.eval_fraction >= 0 && o.eval_fraction <= 0.5)) {
     return InvalidArgument("--eval-fraction must be between 0 and 0.5");
@@ -453,6 +481,7 @@ class Trainer {
   double EvalLoss();
   Status SaveCheckpoint(int64_t step);
   void Log(const std::string& line) { log_(line); }
+  bool CountSampling() const { return o_.mask_sampling == "count"; }
   // The extra padding of batch `index` (uniform in 0..tail_pad).
   int64_t Tail(Stream stream, int64_t index) const {
     if (o_.tail_pad <= 0) return 0;
@@ -649,7 +678,9 @@ double Trainer::EvalLoss() {
     const int64_t k = static_cast<int64_t>(i);
     BatchTensors batch = MakeBatch(corpus_.eval, rows, eos_, Tail(kEvalStream, k), o_.max_len);
     // The same masks at every evaluation, so eval losses compare across steps.
-    sum += MaskedLossSum(*model_, batch, mask_, DeriveSeed(o_.seed, kEvalStream, k)).item<double>();
+    sum +=
+        MaskedLossSum(*model_, batch, mask_, CountSampling(), DeriveSeed(o_.seed, kEvalStream, k))
+            .item<double>();
     tokens += batch.response_tokens;
   }
   return sum / static_cast<double>(std::max<int64_t>(1, tokens));
@@ -737,7 +768,8 @@ StatusOr<TrainResult> Trainer::Run() {
     BatchTensors batch =
         MakeBatch(corpus_.train, plan.Batch(step - 1), eos_, Tail(kTailStream, step), o_.max_len);
     optimizer_->zero_grad();
-    at::Tensor loss = MaskedLossSum(*model_, batch, mask_, DeriveSeed(o_.seed, kMaskStream, step)) /
+    at::Tensor loss = MaskedLossSum(*model_, batch, mask_, CountSampling(),
+                                    DeriveSeed(o_.seed, kMaskStream, step)) /
                       static_cast<double>(batch.response_tokens);
     loss.backward();
     ClipGradNorm(params_, kClipNorm);

@@ -4,9 +4,10 @@
 // The objective is LLaDA's supervised fine-tuning loss (Nie et al. 2025, "Large Language
 // Diffusion Models", SFT objective): per sequence, ids = prompt + response + EOS, padded
 // with EOS to the batch length (the padding belongs to the response and is trained on);
-// t ~ U(0, 1), p = (1 - eps) t + eps; each response token is replaced by the mask token
-// with probability p, the prompt never; loss = sum over masked positions of
-// cross-entropy / p, divided by the number of response tokens in the batch. Attention is
+// a masking ratio t per sequence (TrainOptions::mask_sampling: exactly k of the n
+// response tokens with k uniform in 1..n, t = k / n; or LLaDA's t ~ U(0, 1) with each token
+// masked with probability t), the prompt never masked; loss = sum over masked positions of
+// cross-entropy / t, divided by the number of response tokens in the batch. Attention is
 // bidirectional.
 //
 // The output folder loads with DiffusionLm::Load / `quicksilver generate --model DIR`:
@@ -56,6 +57,19 @@ struct TrainOptions {
   // the copy task of tests/unit/train_test.cc, without it greedy answers go wrong as soon
   // as the canvas is longer than the trained responses.
   int64_t tail_pad = 64;
+  // How each sequence's masks are drawn (both weight a masked token's cross-entropy by
+  // 1/t and normalise by the response tokens):
+  //  "count" (default): n = response tokens, k uniform in 1..n, exactly k of them masked
+  //    (a uniform random subset), t = k / n. The discrete form of the same objective
+  //    (t is uniform over the masking ratios a sequence can have); each sequence's term
+  //    is its mean cross-entropy over masked tokens, so no step is dominated by one
+  //    sequence with a tiny t.
+  //  "bernoulli": LLaDA's reference sampling, t ~ U(0, 1), p = (1 - eps) t + eps, each
+  //    token masked with probability p. With a small batch, short responses drawn with a
+  //    tiny t (one masked token weighted up to 1000x) dominate a step's gradient. Measured
+  //    on a copy task (docs/TRAINING.md; 4 x 128 model, batch 32, lr 1e-3, 1500 steps):
+  //    count copies 4 of a held-out id's 5 characters, bernoulli 2.
+  std::string mask_sampling = "count";
 
   // A new run (not --resume) may start from the fp32 weights of an earlier run's output
   // folder (OUT/train_state/weights.pt, same shape) instead of a random initialization;

@@ -36,6 +36,10 @@ int RunTrain(const std::vector<std::string>& args) {
   flags.Double("weight-decay", &o.weight_decay, "AdamW weight decay on matrices (0 on norms)");
   flags.Double("eval-fraction", &o.eval_fraction,
                "Held-out share of the corpus; eval loss at each save (0 = none)");
+  flags.String("mask-sampling", &o.mask_sampling,
+               "count: exactly k of n response tokens masked, k uniform in 1..n (steady with "
+               "small batches); bernoulli: LLaDA's t ~ U(0,1), each token masked with "
+               "probability t");
   flags.Int("tail-pad", &o.tail_pad,
             "Extra EOS padding per batch, uniform in 0..N, so answers learn to end inside "
             "longer canvases");

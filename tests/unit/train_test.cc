@@ -273,6 +273,13 @@ TEST_F(TrainTest, ResumeRepeatsAnUninterruptedRun) {
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.status().message().find("--lr"), std::string::npos)
       << refused.status().message();
+  TrainOptions other_sampling = second;
+  other_sampling.mask_sampling = "bernoulli";
+  StatusOr<TrainResult> refused_sampling = Train(other_sampling);
+  ASSERT_FALSE(refused_sampling.ok());
+  EXPECT_NE(refused_sampling.status().message().find("--mask-sampling bernoulli"),
+            std::string::npos)
+      << refused_sampling.status().message();
   StatusOr<TrainResult> fresh = Train(straight);
   ASSERT_FALSE(fresh.ok());
   EXPECT_NE(fresh.status().message().find("--resume"), std::string::npos)
@@ -336,6 +343,28 @@ TEST_F(TrainTest, MalformedCorpusLinesAreNamed) {
   StatusOr<TrainResult> r = Train(missing);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("no_such.jsonl"), std::string::npos) << r.status().message();
+}
+
+// LLaDA's own mask sampling (each token masked with probability t) also trains; an
+// unknown sampling is refused by name.
+TEST_F(TrainTest, BernoulliMaskSamplingAlsoLearnsAndUnknownIsRefused) {
+  TrainOptions o = TinyOptions(*tokenizer_, corpus_->path, Root() + "/bernoulli");
+  o.steps = 300;
+  o.warmup = 20;
+  o.lr = 3e-3;
+  o.mask_sampling = "bernoulli";
+  StatusOr<TrainResult> r = Train(o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const double first = Mean(r->losses, 0, 10), last = Mean(r->losses, 290, 300);
+  std::printf("bernoulli: loss first 10 steps %.4f, last 10 steps %.4f\n", first, last);
+  EXPECT_GT(first / last, 5.0);
+  o.out_dir = Root() + "/bad_sampling";
+  o.mask_sampling = "uniform";
+  StatusOr<TrainResult> bad = Train(o);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("--mask-sampling must be count or bernoulli"),
+            std::string::npos)
+      << bad.status().message();
 }
 
 TEST_F(TrainTest, TokenizerWithoutMaskTokenIsRefused) {

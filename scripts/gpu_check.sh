@@ -2,7 +2,8 @@
 # The prepared GPU run (issue 7), for the `device` tool with carry [".deps"]: builds with
 # the machine's LibTorch 2.x and CUDA (sm_90a) per ../shared/gpu/README.md, runs the gpu
 # tests (CUDA kernels against their CPU references; the fixtures' logits on CUDA in fp32
-# and bf16), then `quicksilver bench gpu` and the reference benchmark in the same call.
+# and bf16), then `quicksilver bench gpu`, `bench constraint` (Dream-7B's shape) and the
+# reference benchmark in the same call.
 # Everything goes to $OUT/gpu_check.log (and the terminal). ../shared does not travel to
 # the device: copy what the run needs into an ignored folder of the checkout and carry it.
 #   here, first: ../shared/gpu/bundle-deps.sh .deps
@@ -19,5 +20,8 @@ cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH=
 cmake --build build-gpu -j16 --target quicksilver kernels_cuda_test 2>&1 | tail -15 || exit 1
 ctest --test-dir build-gpu -L gpu --output-on-failure 2>&1 | tail -25
 build-gpu/quicksilver bench gpu --repeats 2
+# The constrained path's cost per step: Dream-7B's shape over Qwen2's vocabulary.
+build-gpu/quicksilver bench constraint --device cuda --dtype bfloat16 --shape dream-7b \
+  --tokenizer .gpu-shared/fixtures/tokenizers/qwen2 --schema tests/data/schema/sample/get_order.json
 python3 .gpu-shared/gpu/reference_bench.py 2>&1 | tail -20
 date

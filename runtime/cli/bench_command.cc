@@ -13,12 +13,12 @@
 
 namespace qs::cli {
 
-namespace {
-
 void PrintMachine() {
   std::printf("machine: %u hardware threads; %s\n", std::thread::hardware_concurrency(),
               model::DescribeBackend(model::GetBackendInfo()).c_str());
 }
+
+namespace {
 
 // "none,prefix,dual" -> the modes, in order.
 StatusOr<std::vector<model::KvCache>> ParseKvCacheList(const std::string& text) {
@@ -274,8 +274,11 @@ int RunBench(const std::vector<std::string>& args) {
       "  load      load time and peak memory of a checkpoint\n"
       "  denoise   ms per denoising step and tokens/s of a fixed schedule\n"
       "  agent     latency of one agent round (constrained tool call)\n"
-      "  gpu       LLaDA-8B-shaped model on a GPU: forward, steps with each KV cache, memory\n";
-  if (args.empty()) return UsageError("bench", "missing subcommand (load, denoise, agent, gpu)");
+      "  gpu       LLaDA-8B-shaped model on a GPU: forward, steps with each KV cache, memory\n"
+      "  constraint  ms per step with and without a JSON-Schema constraint\n";
+  if (args.empty()) {
+    return UsageError("bench", "missing subcommand (load, denoise, agent, gpu, constraint)");
+  }
   if (args[0] == "--help" || args[0] == "-h") {
     std::printf("%s", help);
     return kExitOk;
@@ -284,6 +287,7 @@ int RunBench(const std::vector<std::string>& args) {
   if (args[0] == "denoise") return RunBenchDenoise({args.begin() + 1, args.end()});
   if (args[0] == "agent") return RunBenchAgent({args.begin() + 1, args.end()});
   if (args[0] == "gpu") return RunBenchGpu({args.begin() + 1, args.end()});
+  if (args[0] == "constraint") return RunBenchConstraint({args.begin() + 1, args.end()});
   return UsageError("bench", "unknown subcommand '" + args[0] + "'");
 }
 

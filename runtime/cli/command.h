@@ -49,6 +49,11 @@ StatusOr<std::unique_ptr<agent::DiffusionAgentModel>> LoadCliAgentModel(
 // invalid or unsupported schema is reported before a run. Defined in validate_command.cc.
 workflows::WorkflowOptions CliWorkflowOptions();
 
+// Benchmarks print this line first: hardware threads and the LibTorch backend.
+void PrintMachine();
+// `bench constraint` (bench_constraint_command.cc), dispatched by RunBench.
+int RunBenchConstraint(const std::vector<std::string>& args);
+
 // Subcommand entry points (one file each).
 int RunInfo(const std::vector<std::string>& args);
 int RunTokenize(const std::vector<std::string>& args);

@@ -61,7 +61,13 @@ if [ -n "$shared" ]; then
   rm -f "$dup_tags"
   check schema-check-instances 1 '^\{"accepted":false,"error":"rejected at byte offset 68 .*"line":3\}$' -- schema check "$data/order_call.json" --instances "$data/instances.jsonl" --tokenizer "$tok"
   check schema-check-stats 0 '"mask_us":\{"mean":[0-9.]+,"n":27,' -- schema check "$data/order_call.json" --instance "$data/valid.json" --tokenizer "$tok" --stats
+  # bench constraint: both paths run on a small random model over Qwen2's vocabulary.
+  check bench-constraint 0 "^constrained / unconstrained step: [0-9.]+x" -- bench constraint --tokenizer "$tok" --schema "$data/order_call.json" --prompt-tokens 16 --gen-length 64 --repeats 1
+  check bench-constraint-shape 2 "shape must be small or dream-7b" -- bench constraint --tokenizer "$tok" --schema "$data/order_call.json" --shape huge
 fi
+# bench denoise: the LM head over every position gives the same answer as over the rows a
+# step reads.
+check bench-denoise-lm-head 0 "kv cache none +\| lm head all +\|.*agreement with the first 1\.000" -- bench denoise --model random --hidden 64 --layers 2 --heads 4 --vocab 2048 --prompt-length 16 --gen-length 32 --steps 32 --repeats 1 --compare-full-lm-head
 # validate: the examples are valid; a broken file exits 1 with file:line:column errors.
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 check validate-example 0 "triage.yaml: ok \(9 nodes, 1 tool\)$" -- validate "$root/examples/triage.yaml"

@@ -1,29 +1,44 @@
 #!/usr/bin/env bash
 # Reproduces the embedded model in models/builtin from a seed (docs/TRAINING.md):
 #   1. qs_make_corpus runs the example workflows with an oracle agent against the example
-#      tool server and writes the prompt/response corpus and a BPE tokenizer trained on it;
-#   2. quicksilver train trains the masked-diffusion model on it (LLaDA's SFT objective);
+#      tool server and writes the prompt/response corpus, the drills (first turns of order
+#      tasks with a one-line system message) and a BPE tokenizer trained on the corpus;
+#   2. quicksilver train trains the masked-diffusion model (LLaDA's SFT objective) in two
+#      stages: DRILL_STEPS on the drills (short: the model learns to read the question and
+#      copy its ids cheaply), then STEPS on the whole corpus from those weights;
 #   3. the result replaces models/builtin; quicksilver eval scores it on the held-out set.
 # Usage: scripts/train_builtin_model.sh [BUILD_DIR] [WORK_DIR]
-#   environment: STEPS, SEED, LR, WARMUP, BATCH, HIDDEN, LAYERS, HEADS, FFN, MAX_LEN,
-#   SAVE_EVERY, ORDER_TASKS, DOCS_TASKS, INIT_FROM
+#   environment: STEPS, DRILL_STEPS, SEED, LR, WARMUP, BATCH, HIDDEN, LAYERS, HEADS, FFN,
+#   MAX_LEN, SAVE_EVERY, ORDER_TASKS, DOCS_TASKS, INIT_FROM
+# Rerunning with the same WORK_DIR continues an interrupted run (--resume).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$src/build}
 work=${2:-$build/train_builtin}
-steps=${STEPS:-2600}
+steps=${STEPS:-5000}
+drill_steps=${DRILL_STEPS:-2500}
 seed=${SEED:-1}
+lr=${LR:-1e-3}
+shape=(--hidden "${HIDDEN:-128}" --layers "${LAYERS:-4}" --heads "${HEADS:-4}" --ffn "${FFN:-352}")
 mkdir -p "$work"
-"$build/qs_make_corpus" --out "$work/corpus" --examples "$src/examples" --seed "$seed" \
-  --order-tasks "${ORDER_TASKS:-6000}" --docs-tasks "${DOCS_TASKS:-3000}"
-resume=()
-[ -d "$work/model/train_state" ] && resume=(--resume)
-# INIT_FROM=DIR continues training from an earlier run's weights (a new schedule).
-[ -n "${INIT_FROM:-}" ] && [ ${#resume[@]} -eq 0 ] && resume=(--init-from "$INIT_FROM")
+if [ ! -f "$work/corpus/corpus.jsonl" ]; then
+  "$build/qs_make_corpus" --out "$work/corpus" --examples "$src/examples" --seed "$seed" \
+    --order-tasks "${ORDER_TASKS:-6000}" --docs-tasks "${DOCS_TASKS:-3000}"
+fi
+init=(${INIT_FROM:+--init-from "$INIT_FROM"})
+if [ "$drill_steps" -gt 0 ] && [ -z "${INIT_FROM:-}" ]; then
+  resume=()
+  [ -d "$work/drills/train_state" ] && resume=(--resume)  # finished: "nothing to do"
+  "$build/quicksilver" train --data "$work/corpus/drills.jsonl" --tokenizer "$work/corpus/tokenizer" \
+    --out "$work/drills" --steps "$drill_steps" --seed "$seed" --batch 32 "${shape[@]}" \
+    --lr "$lr" --warmup 30 --max-len 256 --tail-pad 16 --save-every 0 "${resume[@]}"
+  init=(--init-from "$work/drills")
+fi
+[ -d "$work/model/train_state" ] && init=(--resume)
 "$build/quicksilver" train --data "$work/corpus/corpus.jsonl" --tokenizer "$work/corpus/tokenizer" \
-  --out "$work/model" --steps "$steps" --seed "$seed" --batch "${BATCH:-16}" \
-  --hidden "${HIDDEN:-256}" --layers "${LAYERS:-4}" --heads "${HEADS:-4}" --ffn "${FFN:-704}" \
-  --lr "${LR:-1.5e-3}" --warmup "${WARMUP:-100}" --max-len "${MAX_LEN:-800}" --save-every "${SAVE_EVERY:-400}" "${resume[@]}"
+  --out "$work/model" --steps "$steps" --seed "$seed" --batch "${BATCH:-16}" "${shape[@]}" \
+  --lr "$lr" --warmup "${WARMUP:-100}" --max-len "${MAX_LEN:-800}" \
+  --save-every "${SAVE_EVERY:-1000}" "${init[@]}"
 rm -rf "$src/models/builtin"
 mkdir -p "$src/models/builtin"
 cp "$work/model"/{config.json,model.safetensors,tokenizer.json,tokenizer_config.json} "$src/models/builtin/"

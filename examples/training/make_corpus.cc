@@ -87,8 +87,31 @@ std::string Date(std::mt19937_64& rng, int month_lo, int month_hi) {
   return buf;
 }
 
-// Order ids: a capital letter and four digits (the tool's pattern). The eval shop's ids use
-// letters the training shop never uses, so no eval id is seen in training.
+// Made-up account names for the training shop (two or three syllables), so that names
+// are values the model has to copy from the question, not a short list it can memorise.
+// The eval shop's names and the hand-written accounts are excluded.
+std::vector<std::string> GeneratedCustomers(std::mt19937_64& rng, int count) {
+  const std::vector<std::string> onsets = {"b", "d", "f", "g", "h", "j", "k", "l", "m",
+                                           "n", "p", "r", "s", "t", "v", "w", "z", "ch"};
+  const std::vector<std::string> vowels = {"a", "e", "i", "o", "u", "ei", "au"};
+  const std::vector<std::string> codas = {"", "", "", "n", "s", "r", "l", "k"};
+  std::set<std::string> taken(kTrainCustomers.begin(), kTrainCustomers.end());
+  taken.insert(kEvalCustomers.begin(), kEvalCustomers.end());
+  taken.insert({"alice", "bob", "carol"});
+  std::vector<std::string> names;
+  while (static_cast<int>(names.size()) < count) {
+    std::string name;
+    const int syllables = Uniform(rng, 2, 3);
+    for (int s = 0; s < syllables; ++s) name += Pick(rng, onsets) + Pick(rng, vowels);
+    name += Pick(rng, codas);
+    if (taken.insert(name).second) names.push_back(name);
+  }
+  return names;
+}
+
+// Order ids: a capital letter and four digits (the tool's pattern). `used` starts with the
+// ids to avoid: the training shop avoids every id of the committed eval shop, so no eval id
+// is seen in training (the eval shop also uses letters of its own, PRSTV).
 std::string OrderId(std::mt19937_64& rng, const std::string& letters, std::set<std::string>* used) {
   for (;;) {
     std::string id(1, letters[static_cast<size_t>(Uniform(rng, 0, int(letters.size()) - 1))]);
@@ -99,9 +122,10 @@ std::string OrderId(std::mt19937_64& rng, const std::string& letters, std::set<s
 
 Shop MakeShop(std::mt19937_64& rng, const std::vector<std::string>& customers,
               const std::vector<std::string>& items, const std::string& id_letters, int tracking_lo,
-              int tracking_hi, int orders_per_customer_max) {
+              int tracking_hi, int orders_per_customer_max,
+              std::set<std::string> used_ids = {}) {
   Shop shop;
-  std::set<std::string> used_ids, used_tracking;
+  std::set<std::string> used_tracking;
   const std::vector<std::string> statuses = {"processing", "shipped", "delivered", "cancelled"};
   for (const std::string& customer : customers) {
     const int n = Uniform(rng, 1, orders_per_customer_max);
@@ -638,6 +662,7 @@ struct Flags {
   std::string out, examples = "examples", server_bin, write_eval;
   uint64_t seed = 1;
   int order_tasks = 6000, docs_tasks = 3000, eval_order_tasks = 120, eval_docs_tasks = 80;
+  int drill_tasks = 20000;  // extra order tasks whose first turn goes to drills.jsonl only
   int vocab_size = 4096;  // of the tokenizer trained on the corpus
   // Each turn is also written with its system message cut to one line (see ShortSystem).
   bool short_system_copies = true;
@@ -687,6 +712,8 @@ int main(int argc, char** argv) {
       f.order_tasks = std::stoi(next());
     else if (a == "--docs-tasks")
       f.docs_tasks = std::stoi(next());
+    else if (a == "--drill-tasks")
+      f.drill_tasks = std::stoi(next());
     else if (a == "--write-eval")
       f.write_eval = next();
     else if (a == "--vocab-size")
@@ -696,7 +723,7 @@ int main(int argc, char** argv) {
     else {
       std::fprintf(stderr,
                    "usage: qs_make_corpus --out DIR [--seed N] [--order-tasks N] [--docs-tasks N]"
-                   " [--examples DIR] [--server BIN] [--vocab-size N] [--no-short-system-copies]\n"
+                   " [--drill-tasks N] [--examples DIR] [--server BIN] [--vocab-size N] [--no-short-system-copies]\n"
                    "       qs_make_corpus --write-eval EXAMPLES_DIR\n");
       return 2;
     }
@@ -716,6 +743,7 @@ int main(int argc, char** argv) {
   // hand-written orders; a fresh synthetic shop for training.
   std::mt19937_64 rng(eval ? 20261129 : f.seed);
   Shop shop;
+  std::vector<std::string> train_customers;
   std::string data_dir;
   const fs::path work = fs::temp_directory_path() / ("qs_corpus_" + std::to_string(getpid()));
   fs::create_directories(work);
@@ -749,7 +777,17 @@ int main(int argc, char** argv) {
       return Fail(s.message());
     }
   } else {
-    shop = MakeShop(rng, kTrainCustomers, kTrainItems, "ABCDEFGHJKLMN", 50000, 99999, 4);
+    // Many customers and all 26 id letters: ids and names are values to copy, each seen in
+    // a few tasks only (36 names and ~90 ids were memorised instead: docs/TRAINING.md).
+    std::set<std::string> eval_ids;
+    StatusOr<std::string> committed = qs::ReadFile(f.examples + "/data/orders.json");
+    if (!committed.ok()) return Fail(committed.status().ToString());
+    for (const json& o : json::parse(*committed)) eval_ids.insert(o["order_id"].get<std::string>());
+    train_customers = kTrainCustomers;
+    const std::vector<std::string> more = GeneratedCustomers(rng, 5000);
+    train_customers.insert(train_customers.end(), more.begin(), more.end());
+    shop = MakeShop(rng, train_customers, kTrainItems, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", 50000, 99999,
+                    4, eval_ids);
     data_dir = (work / "data").string();
     fs::create_directories(data_dir);
     if (Status s = qs::WriteFileAtomically(data_dir + "/orders.json", shop.orders.dump());
@@ -776,18 +814,22 @@ int main(int argc, char** argv) {
   wf::Executor support_executor(*support, options);
   wf::Executor docs_executor(*docs, options);
 
-  std::vector<std::string> customers = eval ? kEvalCustomers : kTrainCustomers;
+  std::vector<std::string> customers = eval ? kEvalCustomers : train_customers;
   if (eval) customers.insert(customers.end(), {"alice", "bob", "carol"});
   Source src{&shop, customers, eval ? kEvalItems : kTrainItems, &facts, &unanswerable, eval};
   const int order_tasks = eval ? f.eval_order_tasks : f.order_tasks;
   const int docs_tasks = eval ? f.eval_docs_tasks : f.docs_tasks;
 
   std::string corpus, eval_set;
+  std::string drills;  // first turns of the drill tasks with the one-line system message
+  int drill_turns = 0;
   std::vector<std::string> texts;  // for the tokenizer
   int turns = 0, failed = 0;
   std::map<std::string, int> kinds;
-  for (int i = 0; i < order_tasks + docs_tasks; ++i) {
-    const bool is_docs = i >= order_tasks;
+  const int drill_tasks = eval ? 0 : f.drill_tasks;
+  for (int i = 0; i < order_tasks + docs_tasks + drill_tasks; ++i) {
+    const bool is_docs = i >= order_tasks && i < order_tasks + docs_tasks;
+    const bool is_drill = i >= order_tasks + docs_tasks;
     Task task = is_docs ? MakeDocsTask(rng, src) : MakeOrderTask(rng, src);
     oracle.Begin(&task);
     wf::Executor& executor = is_docs ? docs_executor : support_executor;
@@ -801,6 +843,17 @@ int main(int argc, char** argv) {
       continue;
     }
     fs::remove_all(r->run_dir);
+    if (is_drill) {
+      // Only the first turn, with the one-line system message: the cheap stage-one
+      // examples of the curriculum (docs/TRAINING.md), many more tasks than the corpus has.
+      const OracleModel::Turn& turn = oracle.turns().front();
+      const std::string short_prompt = ShortSystem(turn.prompt, task.workflow);
+      if (!short_prompt.empty()) {
+        drills += json{{"prompt", short_prompt}, {"response", turn.response}}.dump() + "\n";
+        ++drill_turns;
+      }
+      continue;
+    }
     ++kinds[task.workflow + "/" + std::to_string(static_cast<int>(task.kind))];
     if (eval) {
       json line = {{"workflow", "../" + task.workflow + ".yaml"},
@@ -834,8 +887,13 @@ int main(int argc, char** argv) {
     if (Status s = qs::WriteFileAtomically(f.out + "/corpus.jsonl", corpus); !s.ok()) {
       return Fail(s.message());
     }
+    if (Status s = qs::WriteFileAtomically(f.out + "/drills.jsonl", drills); !s.ok()) {
+      return Fail(s.message());
+    }
     std::fprintf(stderr, "qs_make_corpus: %d turns from %d tasks in %s/corpus.jsonl\n", turns,
                  order_tasks + docs_tasks - failed, f.out.c_str());
+    std::fprintf(stderr, "qs_make_corpus: %d drills (first turns of order tasks) in %s/drills.jsonl\n",
+                 drill_turns, f.out.c_str());
     // The tokenizer of the embedded model, trained on the same texts; the special tokens are
     // ChatML's, EOS and the diffusion mask.
     qs::model::BpeTrainerOptions bpe;

@@ -122,8 +122,7 @@ std::string OrderId(std::mt19937_64& rng, const std::string& letters, std::set<s
 
 Shop MakeShop(std::mt19937_64& rng, const std::vector<std::string>& customers,
               const std::vector<std::string>& items, const std::string& id_letters, int tracking_lo,
-              int tracking_hi, int orders_per_customer_max,
-              std::set<std::string> used_ids = {}) {
+              int tracking_hi, int orders_per_customer_max, std::set<std::string> used_ids = {}) {
   Shop shop;
   std::set<std::string> used_tracking;
   const std::vector<std::string> statuses = {"processing", "shipped", "delivered", "cancelled"};
@@ -663,7 +662,7 @@ struct Flags {
   uint64_t seed = 1;
   int order_tasks = 6000, docs_tasks = 3000, eval_order_tasks = 120, eval_docs_tasks = 80;
   int drill_tasks = 20000;  // extra order tasks whose first turn goes to drills.jsonl only
-  int vocab_size = 4096;  // of the tokenizer trained on the corpus
+  int vocab_size = 4096;    // of the tokenizer trained on the corpus
   // Each turn is also written with its system message cut to one line (see ShortSystem).
   bool short_system_copies = true;
 };
@@ -723,7 +722,8 @@ int main(int argc, char** argv) {
     else {
       std::fprintf(stderr,
                    "usage: qs_make_corpus --out DIR [--seed N] [--order-tasks N] [--docs-tasks N]"
-                   " [--drill-tasks N] [--examples DIR] [--server BIN] [--vocab-size N] [--no-short-system-copies]\n"
+                   " [--drill-tasks N] [--examples DIR] [--server BIN] [--vocab-size N] "
+                   "[--no-short-system-copies]\n"
                    "       qs_make_corpus --write-eval EXAMPLES_DIR\n");
       return 2;
     }
@@ -892,7 +892,8 @@ int main(int argc, char** argv) {
     }
     std::fprintf(stderr, "qs_make_corpus: %d turns from %d tasks in %s/corpus.jsonl\n", turns,
                  order_tasks + docs_tasks - failed, f.out.c_str());
-    std::fprintf(stderr, "qs_make_corpus: %d drills (first turns of order tasks) in %s/drills.jsonl\n",
+    std::fprintf(stderr,
+                 "qs_make_corpus: %d drills (first turns of order tasks) in %s/drills.jsonl\n",
                  drill_turns, f.out.c_str());
     // The tokenizer of the embedded model, trained on the same texts; the special tokens are
     // ChatML's, EOS and the diffusion mask.

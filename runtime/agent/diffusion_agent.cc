@@ -32,8 +32,7 @@ std::vector<std::string> TokenBytesForGrammar(const model::Tokenizer& tokenizer)
   return bytes;
 }
 
-std::unique_ptr<model::DiffusionLm> RandomModelFor(const model::Tokenizer& tokenizer,
-                                                   uint64_t seed) {
+model::ModelConfig RandomConfigFor(const model::Tokenizer& tokenizer) {
   model::ModelConfig c;
   c.arch = model::Architecture::kLlada;
   c.model_type = "llada";
@@ -49,7 +48,12 @@ std::unique_ptr<model::DiffusionLm> RandomModelFor(const model::Tokenizer& token
   c.vocab_size = (tokenizer.vocab_size() + (mask >= 0 ? 0 : 1) + 63) / 64 * 64;
   c.mask_token_id = mask >= 0 ? mask : c.vocab_size - 1;
   c.eos_token_id = eos >= 0 ? eos : c.vocab_size - 2;
-  return model::DiffusionLm::Random(c, seed);
+  return c;
+}
+
+std::unique_ptr<model::DiffusionLm> RandomModelFor(const model::Tokenizer& tokenizer,
+                                                   uint64_t seed) {
+  return model::DiffusionLm::Random(RandomConfigFor(tokenizer), seed);
 }
 
 DiffusionAgentModel::DiffusionAgentModel(std::unique_ptr<model::DiffusionLm> lm,

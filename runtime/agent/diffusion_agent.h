@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "model/io/model_config.h"
 #include "workflows/agent_model.h"
 
 namespace qs::model {
@@ -87,6 +88,8 @@ class DiffusionAgentModel : public workflows::AgentModel {
 // `schema sample --model random`.
 std::unique_ptr<model::DiffusionLm> RandomModelFor(const model::Tokenizer& tokenizer,
                                                    uint64_t seed);
+// RandomModelFor's config: its small shape, the vocabulary size and the mask / EOS ids.
+model::ModelConfig RandomConfigFor(const model::Tokenizer& tokenizer);
 
 // Every token's bytes for the grammar matcher; special tokens (<|im_end|>, ...) get none,
 // so they are never part of a document.

@@ -32,7 +32,7 @@ double Median(std::vector<double> v) {
 // The random model's shape; the vocabulary is the tokenizer's (agent::RandomModelFor's
 // rule: a multiple of 64, with room for a mask id when the tokenizer has none).
 StatusOr<model::ModelConfig> ShapeFor(const std::string& shape, const model::Tokenizer& tokenizer) {
-  model::ModelConfig c = agent::RandomModelFor(tokenizer, 0)->config();
+  model::ModelConfig c = agent::RandomConfigFor(tokenizer);
   if (shape == "small") {  // ~50M parameters with Qwen2's vocabulary: CPU-sized
     c.hidden_size = 256;
     c.num_layers = 4;

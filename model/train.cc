@@ -446,6 +446,10 @@ Status ValidateOptions(const TrainOptions& o) {
     return InvalidArgument("--save-dtype must be bfloat16 or float32, not \"" + o.save_dtype +
                            "\"");
   }
+  if (!o.agent_prompt.empty() && o.agent_prompt != "full" && o.agent_prompt != "compact") {
+    return InvalidArgument("--agent-prompt must be full or compact, not \"" + o.agent_prompt +
+                           "\"");
+  }
   if (o.out_dir.empty()) return InvalidArgument("--out is required");
   return Status::Ok();
 }
@@ -458,13 +462,14 @@ constexpr const char* kChatTemplate =
     "{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
 Status WriteModelFiles(const std::string& out, const std::string& tokenizer_json,
-                       const ModelConfig& config, int64_t max_len) {
+                       const ModelConfig& config, int64_t max_len,
+                       const std::string& agent_prompt) {
   QS_RETURN_IF_ERROR(WriteFileAtomically(out + "/config.json", ModelConfigToJson(config)));
   QS_RETURN_IF_ERROR(WriteFileAtomically(out + "/tokenizer.json", tokenizer_json));
-  const Json tc = {
-      {"chat_template", kChatTemplate}, {"eos_token", "<|endoftext|>"},
-      {"pad_token", "<|endoftext|>"},   {"mask_token", "<|mask|>"},
-      {"model_max_length", max_len},    {"tokenizer_class", "PreTrainedTokenizerFast"}};
+  Json tc = {{"chat_template", kChatTemplate}, {"eos_token", "<|endoftext|>"},
+             {"pad_token", "<|endoftext|>"},   {"mask_token", "<|mask|>"},
+             {"model_max_length", max_len},    {"tokenizer_class", "PreTrainedTokenizerFast"}};
+  if (!agent_prompt.empty()) tc["quicksilver_agent_prompt"] = agent_prompt;
   return WriteFileAtomically(out + "/tokenizer_config.json", tc.dump(2) + "\n");
 }
 
@@ -584,7 +589,8 @@ Status Trainer::Prepare() {
     return InvalidArgument("cannot create --out " + o_.out_dir + ": " +
                            (ec ? ec.message() : std::string("not a directory")));
   }
-  Status written = WriteModelFiles(o_.out_dir, tokenizer_json_, config_, o_.max_len);
+  Status written =
+      WriteModelFiles(o_.out_dir, tokenizer_json_, config_, o_.max_len, o_.agent_prompt);
   if (!written.ok()) {
     return InvalidArgument("cannot write to --out " + o_.out_dir + ": " + written.message());
   }

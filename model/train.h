@@ -82,7 +82,11 @@ struct TrainOptions {
   int64_t log_every = 10;
   int64_t stop_at = 0;  // > 0: stop after this step with a checkpoint (resume later)
   std::string save_dtype = "bfloat16";  // model.safetensors: bfloat16 or float32
-  int64_t threads = 0;                  // LibTorch intra-op threads; 0 = the default
+  // Written to tokenizer_config.json as "quicksilver_agent_prompt" when set: the system
+  // message style the agent loop gives this model, "full" or "compact"
+  // (runtime/agent/agent_protocol.h). Must match the corpus's prompts.
+  std::string agent_prompt;
+  int64_t threads = 0;  // LibTorch intra-op threads; 0 = the default
   // Progress and summary lines; default: stderr.
   std::function<void(const std::string&)> log;
 };

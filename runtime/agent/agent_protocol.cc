@@ -227,8 +227,19 @@ StatusOr<workflows::AgentToolCall> ParseCall(const json& value, const std::strin
 
 }  // namespace
 
+StatusOr<PromptStyle> ParsePromptStyle(const std::string& name) {
+  if (name == "full") return PromptStyle::kFull;
+  if (name == "compact") return PromptStyle::kCompact;
+  return InvalidArgument("unknown agent prompt style \"" + name + "\" (use full or compact)");
+}
+
 std::string SystemPrompt(const std::string& node_system, const std::vector<tools::ToolSpec>& tools,
-                         const json& answer_schema) {
+                         const json& answer_schema, PromptStyle style) {
+  if (style == PromptStyle::kCompact && !tools.empty()) {
+    std::string out = "Tools: ";
+    for (size_t i = 0; i < tools.size(); ++i) out += (i > 0 ? ", " : "") + tools[i].name;
+    return out + ".";
+  }
   std::string out = node_system;
   while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
   if (!out.empty()) out += "\n\n";
@@ -341,7 +352,8 @@ StatusOr<workflows::AgentResponse> ParseTurn(const std::string& text) {
   return response;
 }
 
-std::vector<model::ChatMessage> ChatMessages(const workflows::AgentRequest& request) {
+std::vector<model::ChatMessage> ChatMessages(const workflows::AgentRequest& request,
+                                             PromptStyle style) {
   std::vector<model::ChatMessage> out;
   size_t first = 0;
   std::string node_system;
@@ -349,7 +361,7 @@ std::vector<model::ChatMessage> ChatMessages(const workflows::AgentRequest& requ
     node_system = request.messages[0].content;
     first = 1;
   }
-  out.push_back({"system", SystemPrompt(node_system, request.tools, request.answer_schema)});
+  out.push_back({"system", SystemPrompt(node_system, request.tools, request.answer_schema, style)});
   for (size_t i = first; i < request.messages.size(); ++i) {
     const workflows::ChatMessage& m = request.messages[i];
     if (m.role == "assistant" && !m.tool_calls.empty()) {

@@ -28,10 +28,24 @@ namespace qs::agent {
 // Most tool calls one turn may carry.
 constexpr int kMaxParallelCalls = 4;
 
-// The system message: the node's system text, then the tools (name, description,
-// parameter schema) and the reply format. With no tools: the answer format only.
+// How much the system message says.
+//   kFull     the node's system text, every tool (name, description, parameter signature)
+//             and the reply format: for any instruction-following model.
+//   kCompact  "Tools: a, b, c." only (with no tools: as kFull). For a small
+//             model trained on one set of workflows (the embedded model): it has learned
+//             their instructions and tools, and a ~15-token system message instead of ~200
+//             makes its training and every turn several times cheaper. The constraint
+//             enforces the tools' schemas either way.
+// A checkpoint picks kCompact with "quicksilver_agent_prompt": "compact" in its
+// tokenizer_config.json (`quicksilver train --agent-prompt compact` writes it).
+enum class PromptStyle { kFull, kCompact };
+// "full" or "compact"; anything else is InvalidArgument listing both.
+StatusOr<PromptStyle> ParsePromptStyle(const std::string& name);
+
+// The system message in `style` (above). kFull with no tools: the answer format only.
 std::string SystemPrompt(const std::string& node_system, const std::vector<tools::ToolSpec>& tools,
-                         const nlohmann::json& answer_schema);
+                         const nlohmann::json& answer_schema,
+                         PromptStyle style = PromptStyle::kFull);
 
 // The JSON Schema (draft 2020-12) of one turn, ordered: "tool" is declared before
 // "arguments". Each tool's parameter schema is moved under
@@ -57,6 +71,7 @@ StatusOr<workflows::AgentResponse> ParseTurn(const std::string& text);
 // The request's conversation for the model's chat format: the system prompt first (the
 // request's own system message folded into it), assistant turns as their turn text, tool
 // results as "tool" messages.
-std::vector<model::ChatMessage> ChatMessages(const workflows::AgentRequest& request);
+std::vector<model::ChatMessage> ChatMessages(const workflows::AgentRequest& request,
+                                             PromptStyle style = PromptStyle::kFull);
 
 }  // namespace qs::agent

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <nlohmann/json.hpp>
 
+#include "base/files.h"
 #include "model/diffusion_lm.h"
 #include "model/tokenizer/chat_format.h"
 #include "model/tokenizer/tokenizer.h"
@@ -20,6 +23,24 @@ std::string BaseName(std::string path) {
   while (path.size() > 1 && path.back() == '/') path.pop_back();
   const size_t slash = path.find_last_of('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// The checkpoint's "quicksilver_agent_prompt" (tokenizer_config.json); full when absent.
+StatusOr<PromptStyle> PromptStyleOfCheckpoint(const std::string& dir) {
+  const std::string path = dir + "/tokenizer_config.json";
+  if (!std::filesystem::exists(path)) return PromptStyle::kFull;
+  QS_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  const nlohmann::json config = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!config.is_object() || !config.contains("quicksilver_agent_prompt")) {
+    return PromptStyle::kFull;  // a malformed file is reported by the chat format's reader
+  }
+  const nlohmann::json& style = config["quicksilver_agent_prompt"];
+  if (!style.is_string()) {
+    return InvalidArgument(path + ": quicksilver_agent_prompt must be \"full\" or \"compact\"");
+  }
+  StatusOr<PromptStyle> parsed = ParsePromptStyle(style.get<std::string>());
+  if (!parsed.ok()) return InvalidArgument(path + ": " + parsed.status().message());
+  return parsed;
 }
 
 }  // namespace
@@ -80,6 +101,7 @@ StatusOr<std::unique_ptr<DiffusionAgentModel>> DiffusionAgentModel::Load(const s
   }
   QS_ASSIGN_OR_RETURN(model::ChatFormat chat,
                       model::ChatFormatForCheckpoint(dir, lm->config().model_type));
+  QS_ASSIGN_OR_RETURN(PromptStyle prompt_style, PromptStyleOfCheckpoint(dir));
   const model::ModelConfig& c = lm->config();
   if (c.eos_token_id < 0 || c.mask_token_id < 0) {
     return InvalidArgument(dir + "/config.json: agent turns need eos_token_id and mask_token_id");
@@ -89,9 +111,11 @@ StatusOr<std::unique_ptr<DiffusionAgentModel>> DiffusionAgentModel::Load(const s
         dir + ": tokenizer.json has " + std::to_string((*tokenizer)->vocab_size()) +
         " tokens but config.json's vocab_size is " + std::to_string(c.vocab_size));
   }
-  return std::unique_ptr<DiffusionAgentModel>(
+  std::unique_ptr<DiffusionAgentModel> agent(
       new DiffusionAgentModel(std::move(lm), std::move(tokenizer).value(),
                               std::make_unique<model::ChatFormat>(chat), BaseName(dir)));
+  agent->prompt_style_ = prompt_style;
+  return agent;
 }
 
 StatusOr<std::unique_ptr<DiffusionAgentModel>> DiffusionAgentModel::Random(
@@ -105,7 +129,7 @@ StatusOr<std::unique_ptr<DiffusionAgentModel>> DiffusionAgentModel::Random(
 }
 
 std::string DiffusionAgentModel::PromptText(const workflows::AgentRequest& request) const {
-  return chat_->Render(ChatMessages(request));
+  return chat_->Render(ChatMessages(request, prompt_style_));
 }
 
 StatusOr<std::shared_ptr<const structured::JsonGrammar>> DiffusionAgentModel::GrammarFor(

@@ -23,6 +23,7 @@
 
 #include "base/status.h"
 #include "model/io/model_config.h"
+#include "runtime/agent/agent_protocol.h"
 #include "workflows/agent_model.h"
 
 namespace qs::model {
@@ -52,7 +53,9 @@ struct TurnReport {
 class DiffusionAgentModel : public workflows::AgentModel {
  public:
   // A checkpoint folder holding tokenizer.json too; its chat format comes from
-  // tokenizer_config.json's chat_template, else from model_type.
+  // tokenizer_config.json's chat_template, else from model_type, and its system-message
+  // style from tokenizer_config.json's "quicksilver_agent_prompt" (agent_protocol.h;
+  // default full).
   static StatusOr<std::unique_ptr<DiffusionAgentModel>> Load(const std::string& dir);
   // A small random-weight model over `tokenizer_dir`'s vocabulary (ChatML): outputs are
   // nonsense but always valid turns. For tests and `--model random`.
@@ -77,6 +80,7 @@ class DiffusionAgentModel : public workflows::AgentModel {
   std::unique_ptr<model::DiffusionLm> lm_;
   std::unique_ptr<model::Tokenizer> tokenizer_;
   std::unique_ptr<model::ChatFormat> chat_;
+  PromptStyle prompt_style_ = PromptStyle::kFull;
   std::unique_ptr<structured::TokenMatcher> matcher_;
   std::map<std::string, std::shared_ptr<const structured::JsonGrammar>> grammars_;
   std::string name_;

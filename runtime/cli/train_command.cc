@@ -48,6 +48,9 @@ int RunTrain(const std::vector<std::string>& args) {
   flags.Int("stop-at", &o.stop_at,
             "Stop after this step with a checkpoint, to continue later with --resume (0 = off)");
   flags.String("save-dtype", &o.save_dtype, "model.safetensors dtype: bfloat16 or float32");
+  flags.String("agent-prompt", &o.agent_prompt,
+               "Record the agent system-message style the corpus was written with (full or "
+               "compact) in tokenizer_config.json, for the agent loop");
   flags.String("init-from", &o.init_from,
                "Start a new run from an earlier run's weights (its --out folder)");
   flags.Int("threads", &o.threads,

@@ -3,6 +3,10 @@
 // the constraint alone).
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+
+#include "model/bench.h"
 #include "model/tokenizer/chat_format.h"
 #include "model/tokenizer/tokenizer.h"
 #include "runtime/agent/agent_protocol.h"
@@ -186,6 +190,66 @@ TEST(AgentProtocolTest, SystemPromptListsEveryToolSchema) {
             std::string::npos)
       << prompt;
   EXPECT_NE(prompt.find("- open:  Parameters: {\"properties\""), std::string::npos) << prompt;
+}
+
+// The compact style lists the tools by name only; without tools it is the full prompt.
+TEST(AgentProtocolTest, CompactSystemPromptNamesTheToolsOnly) {
+  EXPECT_EQ(SystemPrompt("Be brief.", ShopTools(), json(), PromptStyle::kCompact),
+            "Tools: get_order, list_orders, track_shipment.");
+  EXPECT_EQ(SystemPrompt("Be brief.", {}, json(), PromptStyle::kCompact),
+            SystemPrompt("Be brief.", {}, json(), PromptStyle::kFull));
+  ASSERT_TRUE(ParsePromptStyle("compact").ok());
+  StatusOr<PromptStyle> bad = ParsePromptStyle("terse");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("use full or compact"), std::string::npos);
+}
+
+// A checkpoint's tokenizer_config.json picks the style ("quicksilver_agent_prompt"); a bad
+// value fails the load naming the file.
+TEST(DiffusionAgentModelTest, CheckpointChoosesItsPromptStyle) {
+  const std::string tokenizer_dir = std::string(QS_SHARED_DIR) + "/fixtures/tokenizers/qwen2";
+  StatusOr<std::unique_ptr<model::Tokenizer>> tokenizer = model::Tokenizer::Load(tokenizer_dir);
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status().ToString();
+  const std::string dir = std::string(QS_BINARY_DIR) + "/agent_test_prompt_style";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  ASSERT_TRUE(model::WriteRandomCheckpoint(RandomConfigFor(**tokenizer), 1, dir, "bfloat16").ok());
+  std::filesystem::copy_file(tokenizer_dir + "/tokenizer.json", dir + "/tokenizer.json");
+  auto write_style = [&](const json& style) {
+    std::ofstream(dir + "/tokenizer_config.json", std::ios::trunc)
+        << json{{"quicksilver_agent_prompt", style}}.dump();
+  };
+  workflows::AgentRequest request;
+  request.messages.resize(2);
+  request.messages[0].role = "system";
+  request.messages[0].content = "You are the shop's assistant.";
+  request.messages[1].role = "user";
+  request.messages[1].content = "Where is A1001?";
+  request.tools = ShopTools();
+
+  write_style("compact");
+  StatusOr<std::unique_ptr<DiffusionAgentModel>> compact = DiffusionAgentModel::Load(dir);
+  ASSERT_TRUE(compact.ok()) << compact.status().ToString();
+  const std::string prompt = (*compact)->PromptText(request);
+  // No chat_template: LLaDA's (Llama 3) chat format; the system message is the tool names.
+  EXPECT_NE(prompt.find("system<|end_header_id|>\n\nTools: get_order, list_orders, "
+                        "track_shipment.<|eot_id|>"),
+            std::string::npos)
+      << prompt;
+  EXPECT_EQ(prompt.find("shop's assistant"), std::string::npos) << prompt;
+  EXPECT_NE(prompt.find("Where is A1001?"), std::string::npos) << prompt;
+
+  std::filesystem::remove(dir + "/tokenizer_config.json");  // absent: full
+  StatusOr<std::unique_ptr<DiffusionAgentModel>> full = DiffusionAgentModel::Load(dir);
+  ASSERT_TRUE(full.ok()) << full.status().ToString();
+  EXPECT_NE((*full)->PromptText(request).find("You are the shop's assistant."), std::string::npos);
+
+  write_style("terse");
+  StatusOr<std::unique_ptr<DiffusionAgentModel>> bad = DiffusionAgentModel::Load(dir);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("tokenizer_config.json: unknown agent prompt style"),
+            std::string::npos)
+      << bad.status().message();
 }
 
 // A random model over Qwen2's 151k vocabulary: the constraint alone makes every turn valid.

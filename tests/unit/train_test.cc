@@ -383,6 +383,25 @@ TEST_F(TrainTest, UnwritableOutIsRefused) {
   EXPECT_NE(r.status().message().find("--out"), std::string::npos) << r.status().message();
 }
 
+// --agent-prompt is recorded in tokenizer_config.json for the agent loop; other values fail.
+TEST_F(TrainTest, AgentPromptStyleIsRecorded) {
+  TrainOptions o = TinyOptions(*tokenizer_, corpus_->path, Root() + "/agent_prompt");
+  o.steps = 2;
+  o.agent_prompt = "compact";
+  StatusOr<TrainResult> r = Train(o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  std::ifstream in(o.out_dir + "/tokenizer_config.json");
+  const Json config = Json::parse(in);
+  EXPECT_EQ(config.value("quicksilver_agent_prompt", ""), "compact");
+  o.agent_prompt = "short";
+  o.out_dir = Root() + "/agent_prompt_bad";
+  StatusOr<TrainResult> bad = Train(o);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("--agent-prompt must be full or compact"),
+            std::string::npos)
+      << bad.status().message();
+}
+
 TEST_F(TrainTest, LongExamplesAreDroppedAndCounted) {
   // 1 to 12 digits: prompt + response + EOS is 11 + 2 x digits tokens, so --max-len 19
   // keeps the numbers of up to 4 digits.

@@ -5,40 +5,47 @@
 #      tasks with a one-line system message) and a BPE tokenizer trained on the corpus;
 #   2. quicksilver train trains the masked-diffusion model (LLaDA's SFT objective) in two
 #      stages: DRILL_STEPS on the drills (short: the model learns to read the question and
-#      copy its ids cheaply), then STEPS on the whole corpus from those weights;
+#      copy its ids cheaply), then STEPS on the corpus and the drills together from those
+#      weights. Every prompt has the compact system message ("Tools: a, b, c."), which the
+#      checkpoint records (--agent-prompt compact) so the agent loop gives it the same;
 #   3. the result replaces models/builtin; quicksilver eval scores it on the held-out set.
 # Usage: scripts/train_builtin_model.sh [BUILD_DIR] [WORK_DIR]
 #   environment: STEPS, DRILL_STEPS, SEED, LR, WARMUP, BATCH, HIDDEN, LAYERS, HEADS, FFN,
-#   MAX_LEN, SAVE_EVERY, ORDER_TASKS, DOCS_TASKS, INIT_FROM
+#   MAX_LEN, SAVE_EVERY, ORDER_TASKS, DOCS_TASKS, DRILL_TASKS, INIT_FROM
 # Rerunning with the same WORK_DIR continues an interrupted run (--resume).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$src/build}
 work=${2:-$build/train_builtin}
-steps=${STEPS:-5000}
-drill_steps=${DRILL_STEPS:-2500}
+steps=${STEPS:-4000}
+drill_steps=${DRILL_STEPS:-6000}
 seed=${SEED:-1}
 lr=${LR:-1e-3}
 shape=(--hidden "${HIDDEN:-128}" --layers "${LAYERS:-4}" --heads "${HEADS:-4}" --ffn "${FFN:-352}")
 mkdir -p "$work"
 if [ ! -f "$work/corpus/corpus.jsonl" ]; then
   "$build/qs_make_corpus" --out "$work/corpus" --examples "$src/examples" --seed "$seed" \
-    --order-tasks "${ORDER_TASKS:-6000}" --docs-tasks "${DOCS_TASKS:-3000}"
+    --order-tasks "${ORDER_TASKS:-8000}" --docs-tasks "${DOCS_TASKS:-3000}" \
+    --drill-tasks "${DRILL_TASKS:-30000}" --agent-prompt compact
 fi
+# Stage two sees the drills again, so copying from the question keeps its share.
+[ -f "$work/corpus/mix.jsonl" ] ||
+  cat "$work/corpus/corpus.jsonl" "$work/corpus/drills.jsonl" >"$work/corpus/mix.jsonl"
 init=(${INIT_FROM:+--init-from "$INIT_FROM"})
 if [ "$drill_steps" -gt 0 ] && [ -z "${INIT_FROM:-}" ]; then
   resume=()
   [ -d "$work/drills/train_state" ] && resume=(--resume)  # finished: "nothing to do"
   "$build/quicksilver" train --data "$work/corpus/drills.jsonl" --tokenizer "$work/corpus/tokenizer" \
     --out "$work/drills" --steps "$drill_steps" --seed "$seed" --batch 32 "${shape[@]}" \
-    --lr "$lr" --warmup 30 --max-len 256 --tail-pad 16 --save-every 0 "${resume[@]}"
+    --lr "$lr" --warmup 30 --max-len 256 --tail-pad 16 --save-every 0 --agent-prompt compact \
+    "${resume[@]}"
   init=(--init-from "$work/drills")
 fi
 [ -d "$work/model/train_state" ] && init=(--resume)
-"$build/quicksilver" train --data "$work/corpus/corpus.jsonl" --tokenizer "$work/corpus/tokenizer" \
-  --out "$work/model" --steps "$steps" --seed "$seed" --batch "${BATCH:-16}" "${shape[@]}" \
+"$build/quicksilver" train --data "$work/corpus/mix.jsonl" --tokenizer "$work/corpus/tokenizer" \
+  --out "$work/model" --steps "$steps" --seed "$seed" --batch "${BATCH:-32}" "${shape[@]}" \
   --lr "$lr" --warmup "${WARMUP:-100}" --max-len "${MAX_LEN:-800}" \
-  --save-every "${SAVE_EVERY:-1000}" "${init[@]}"
+  --save-every "${SAVE_EVERY:-1000}" --agent-prompt compact "${init[@]}"
 rm -rf "$src/models/builtin"
 mkdir -p "$src/models/builtin"
 cp "$work/model"/{config.json,model.safetensors,tokenizer.json,tokenizer_config.json} "$src/models/builtin/"

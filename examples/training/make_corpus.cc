@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -240,11 +241,186 @@ std::string Fill(std::string frame, const std::map<std::string, std::string>& va
   return frame;
 }
 
+// More requests for training only, per kind (kUnknownOrder also draws the status ones). With
+// the training frames above, openers, closers and casing (DecorateQuestion) they make
+// thousands of distinct questions per kind: a small model trained on a dozen sentences
+// memorises them whole and fails on any new wording (docs/TRAINING.md, run 6), while with
+// these it has to find the cue itself: an order id, a TRK number, a word about orders, or
+// none of them. None is a held-out frame (checked in FrameFor).
+const std::map<Kind, std::vector<std::string>> kMoreTrainRequests = {
+    {Kind::kOrderStatus,
+     {"where is order {id}",
+      "What is the status of {id}?",
+      "Status of order {id}?",
+      "Has my order {id} shipped?",
+      "Can you check on {id}?",
+      "Could you look up order {id}?",
+      "Could you check my order {id}?",
+      "I bought a {item}, order {id}. Where is it?",
+      "any news on {id}?",
+      "Any update on order {id}?",
+      "Is order {id} on the way?",
+      "What's going on with order {id}?",
+      "Please check the order {id}.",
+      "When will my order {id} be delivered?",
+      "Has my {item} ({id}) left the warehouse?",
+      "My order {id} hasn't arrived yet.",
+      "Order number {id} - where is it?",
+      "I need an update on order {id}.",
+      "Where is my {item}? The order is {id}.",
+      "{id}: shipped or not?",
+      "Did you send order {id} already?",
+      "Is {id} delivered?",
+      "check {id}",
+      "What about my order {id}?",
+      "Can you tell me when {id} ships?",
+      "I'd like to know where order {id} is.",
+      "Track my order {id}, please.",
+      "order {id} - any progress?",
+      "Is there news about order {id}?",
+      "My {item} (order {id}) still isn't here. What's happening?"}},
+    {Kind::kListOrders,
+     {"What did I order?",
+      "Show my order history.",
+      "Can I see all my orders?",
+      "What's in my order history?",
+      "List my purchases.",
+      "Which orders have I placed?",
+      "What have I bought so far?",
+      "Do I have orders with you?",
+      "Please list everything I ordered.",
+      "All my orders, please.",
+      "How many orders do I have?",
+      "Can you show me my past orders?",
+      "What are my current orders?",
+      "I'd like to see my orders.",
+      "Which things did I buy?",
+      "Any open orders on my account?",
+      "list my orders",
+      "What's on order for me?",
+      "Could you list my orders?",
+      "Which of my orders are still open?"}},
+    {Kind::kTrack,
+     {"Where is parcel {trk} now?",
+      "Track my parcel {trk}.",
+      "Tracking {trk}?",
+      "Please track shipment {trk}.",
+      "Has {trk} been delivered?",
+      "Where's my delivery {trk}?",
+      "What's the ETA of {trk}?",
+      "When does package {trk} arrive?",
+      "Can you check tracking number {trk}?",
+      "Status of shipment {trk}?",
+      "I have tracking number {trk}. Where is it?",
+      "Is {trk} delivered yet?",
+      "Which carrier has {trk}?",
+      "Follow parcel {trk} for me.",
+      "Could you track package {trk}?",
+      "track {trk}",
+      "Where is shipment {trk} right now?",
+      "My parcel {trk} is late. Where is it?",
+      "Has the courier picked up {trk}?",
+      "What does tracking say for {trk}?"}},
+    {Kind::kTwoOrders,
+     {"Orders {id} and {id2}: where are they?", "Status of {id} and {id2}?",
+      "Please check both {id} and {id2}.", "Where are {id} and {id2}?",
+      "Any update on {id} and {id2}?", "Look up {id} and {id2} for me.",
+      "Can you check order {id} and order {id2}?",
+      "I ordered twice: {id} and {id2}. Have they shipped?", "What about {id} and {id2}?",
+      "{id} and {id2} - status please", "Could you look up {id} as well as {id2}?",
+      "Have my orders {id}, {id2} been sent?", "Where are my two orders {id} and {id2}?",
+      "check {id} and {id2}"}},
+    {Kind::kUnknownOrder, {}},
+    {Kind::kRefuse,
+     {"Who won the football match yesterday?",
+      "Can you help me with my homework?",
+      "What's 17 times 23?",
+      "Explain quantum physics to me.",
+      "Book a table for two tonight.",
+      "What should I cook for dinner?",
+      "How do I fix a flat bike tyre?",
+      "Is it going to rain in Munich?",
+      "What's a good movie to watch tonight?",
+      "Sing me a song.",
+      "How do I learn Italian quickly?",
+      "Do you like football?",
+      "How old is the universe?",
+      "What's the best pizza topping?",
+      "Can you write my cover letter?",
+      "How tall is the Eiffel Tower?",
+      "What's the weather like in Berlin?",
+      "Tell me a fun fact.",
+      "Are you a robot?",
+      "How do I make cold brew?",
+      "Which tea is the healthiest?",
+      "Can you order a taxi for me?",
+      "What's the meaning of life?",
+      "How do I descale an espresso machine?",
+      "What are your opening hours?",
+      "Do you have a job for me?",
+      "Recommend a book about coffee.",
+      "What's the exchange rate of the euro?",
+      "Tell me about the history of coffee.",
+      "How many cups of coffee a day are healthy?",
+      "What's your name?",
+      "Can you play some music?",
+      "Where is the nearest train station?"}},
+};
+
+const std::vector<std::string> kOpeners = {"Hi, ",
+                                           "Hello, ",
+                                           "Hey! ",
+                                           "Good morning. ",
+                                           "Quick question: ",
+                                           "Excuse me, ",
+                                           "Hi there. ",
+                                           "Sorry to bother you - ",
+                                           "Hello again. ",
+                                           "Hey, "};
+const std::vector<std::string> kClosers = {" Thanks!",      " Thank you.",  " Thanks in advance.",
+                                           " Please help.", " Cheers",      " :)",
+                                           " It's urgent.", " Many thanks!"};
+
+// A question's wording varied without touching its values: an opener (the request's first
+// letter lower-cased after a comma or colon), a closer, all lower case, no final mark. The
+// frame still holds its {slots}, so ids keep their case.
+std::string DecorateQuestion(std::mt19937_64& rng, std::string frame) {
+  const int casing = Uniform(rng, 0, 9);
+  if (casing == 0) {
+    for (size_t i = 0; i < frame.size(); ++i) {
+      if (frame[i] == '{')
+        i = frame.find('}', i);  // a slot: keep its name
+      else
+        frame[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(frame[i])));
+    }
+  } else if (casing == 1 && !frame.empty() && (frame.back() == '?' || frame.back() == '.')) {
+    frame.pop_back();
+  }
+  if (Uniform(rng, 0, 2) == 0) {
+    const std::string opener = Pick(rng, kOpeners);
+    const bool lower = (opener.back() == ' ' && opener[opener.size() - 2] != '.' &&
+                        opener[opener.size() - 2] != '!') &&
+                       frame.size() > 1 && std::isupper(static_cast<unsigned char>(frame[0])) &&
+                       std::islower(static_cast<unsigned char>(frame[1]));
+    if (lower) frame[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(frame[0])));
+    frame = opener + frame;
+  }
+  if (Uniform(rng, 0, 3) == 0) frame += Pick(rng, kClosers);
+  return frame;
+}
+
 std::string FrameFor(std::mt19937_64& rng, Kind kind, bool eval) {
   const std::vector<std::string>& frames = kFrames.at(kind);
   const size_t train = frames.size() - kEvalFrames;
-  return eval ? frames[train + static_cast<size_t>(Uniform(rng, 0, kEvalFrames - 1))]
-              : frames[static_cast<size_t>(Uniform(rng, 0, static_cast<int>(train) - 1))];
+  if (eval) return frames[train + static_cast<size_t>(Uniform(rng, 0, kEvalFrames - 1))];
+  std::vector<std::string> pool(frames.begin(), frames.begin() + static_cast<long>(train));
+  const Kind more = kind == Kind::kUnknownOrder ? Kind::kOrderStatus : kind;
+  for (const std::string& r : kMoreTrainRequests.at(more)) pool.push_back(r);
+  const std::string request = Pick(rng, pool);
+  for (size_t i = train; i < frames.size(); ++i) {
+    if (frames[i] == request) std::abort();  // a held-out frame in the training lists
+  }
+  return DecorateQuestion(rng, request);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -301,6 +477,8 @@ class OracleModel : public wf::AgentModel {
     std::string prompt, response;
   };
 
+  explicit OracleModel(qs::agent::PromptStyle style) : style_(style) {}
+
   void Begin(const Task* task) {
     task_ = task;
     turns_.clear();
@@ -316,7 +494,7 @@ class OracleModel : public wf::AgentModel {
       return r;
     }
     Turn turn;
-    turn.prompt = qs::model::ChatFormat::ChatMl().Render(qs::agent::ChatMessages(request));
+    turn.prompt = qs::model::ChatFormat::ChatMl().Render(qs::agent::ChatMessages(request, style_));
     turn.response = r->answer ? qs::agent::AnswerText(*r->answer, request.answer_schema)
                               : qs::agent::ToolCallsText(r->tool_calls, request.tools);
     turns_.push_back(turn);
@@ -458,6 +636,7 @@ class OracleModel : public wf::AgentModel {
   int retrieval_misses = 0;
 
  private:
+  qs::agent::PromptStyle style_;
   const Task* task_ = nullptr;
   std::vector<Turn> turns_;
   std::string failure_;
@@ -550,8 +729,9 @@ Task MakeDocsTask(std::mt19937_64& rng, const Source& src) {
   t.kind = Kind::kDocs;
   t.fact = &(*src.facts)[static_cast<size_t>(Uniform(rng, 0, int(src.facts->size()) - 1))];
   const json& questions = (*t.fact)[src.eval ? "eval_questions" : "train_questions"];
-  t.inputs = {
-      {"question", questions[static_cast<size_t>(Uniform(rng, 0, int(questions.size()) - 1))]}};
+  std::string question = questions[static_cast<size_t>(Uniform(rng, 0, int(questions.size()) - 1))];
+  if (!src.eval && Uniform(rng, 0, 1) == 0) question = DecorateQuestion(rng, question);
+  t.inputs = {{"question", question}};
   return t;
 }
 
@@ -663,8 +843,12 @@ struct Flags {
   int order_tasks = 6000, docs_tasks = 3000, eval_order_tasks = 120, eval_docs_tasks = 80;
   int drill_tasks = 20000;  // extra order tasks whose first turn goes to drills.jsonl only
   int vocab_size = 4096;    // of the tokenizer trained on the corpus
-  // Each turn is also written with its system message cut to one line (see ShortSystem).
-  bool short_system_copies = true;
+  // The system message of every prompt (agent_protocol.h). compact, the default: "Tools:
+  // a, b, c.", what the embedded model is given (train --agent-prompt compact). full: the
+  // whole instructions and tool listing, each turn also written a second time with the
+  // system message cut to one line (see ShortSystem).
+  qs::agent::PromptStyle prompt_style = qs::agent::PromptStyle::kCompact;
+  bool short_system_copies = true;  // with full prompts only
 };
 
 // The same turn with the system message (instructions and tool listing, ~200 tokens that
@@ -719,11 +903,15 @@ int main(int argc, char** argv) {
       f.vocab_size = std::stoi(next());
     else if (a == "--no-short-system-copies")
       f.short_system_copies = false;
-    else {
+    else if (a == "--agent-prompt") {
+      StatusOr<qs::agent::PromptStyle> style = qs::agent::ParsePromptStyle(next());
+      if (!style.ok()) return Fail("--agent-prompt: " + style.status().message());
+      f.prompt_style = *style;
+    } else {
       std::fprintf(stderr,
                    "usage: qs_make_corpus --out DIR [--seed N] [--order-tasks N] [--docs-tasks N]"
                    " [--drill-tasks N] [--examples DIR] [--server BIN] [--vocab-size N] "
-                   "[--no-short-system-copies]\n"
+                   "[--agent-prompt compact|full] [--no-short-system-copies]\n"
                    "       qs_make_corpus --write-eval EXAMPLES_DIR\n");
       return 2;
     }
@@ -807,7 +995,7 @@ int main(int argc, char** argv) {
   if (!support.ok()) return Fail(support.status().ToString());
   if (!docs.ok()) return Fail(docs.status().ToString());
 
-  OracleModel oracle;
+  OracleModel oracle(f.prompt_style);
   wf::ExecutorOptions options;
   options.runs_dir = (work / "runs").string();
   options.model = &oracle;
@@ -847,7 +1035,9 @@ int main(int argc, char** argv) {
       // Only the first turn, with the one-line system message: the cheap stage-one
       // examples of the curriculum (docs/TRAINING.md), many more tasks than the corpus has.
       const OracleModel::Turn& turn = oracle.turns().front();
-      const std::string short_prompt = ShortSystem(turn.prompt, task.workflow);
+      const std::string short_prompt = f.prompt_style == qs::agent::PromptStyle::kCompact
+                                           ? turn.prompt
+                                           : ShortSystem(turn.prompt, task.workflow);
       if (!short_prompt.empty()) {
         drills += json{{"prompt", short_prompt}, {"response", turn.response}}.dump() + "\n";
         ++drill_turns;
@@ -866,7 +1056,9 @@ int main(int argc, char** argv) {
         texts.push_back(turn.prompt + turn.response);
         ++turns;
         const std::string short_prompt =
-            f.short_system_copies ? ShortSystem(turn.prompt, task.workflow) : "";
+            f.short_system_copies && f.prompt_style == qs::agent::PromptStyle::kFull
+                ? ShortSystem(turn.prompt, task.workflow)
+                : "";
         if (!short_prompt.empty()) {
           corpus += json{{"prompt", short_prompt}, {"response", turn.response}}.dump() + "\n";
           ++turns;

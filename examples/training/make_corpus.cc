@@ -398,9 +398,11 @@ std::string DecorateQuestion(std::mt19937_64& rng, std::string frame) {
   }
   if (Uniform(rng, 0, 2) == 0) {
     const std::string opener = Pick(rng, kOpeners);
-    const bool lower = (opener.back() == ' ' && opener[opener.size() - 2] != '.' &&
-                        opener[opener.size() - 2] != '!') &&
-                       frame.size() > 1 && std::isupper(static_cast<unsigned char>(frame[0])) &&
+    const char mark = opener[opener.size() - 2];  // every opener ends in a mark and a space
+    const bool mid_sentence = mark == ',' || mark == ':' || mark == '-';
+    // "Where ..." -> "Hi, where ..."; "I ..." and ids stay as they are.
+    const bool lower = mid_sentence && frame.size() > 1 &&
+                       std::isupper(static_cast<unsigned char>(frame[0])) &&
                        std::islower(static_cast<unsigned char>(frame[1]));
     if (lower) frame[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(frame[0])));
     frame = opener + frame;

@@ -479,7 +479,11 @@ class OracleModel : public wf::AgentModel {
     std::string prompt, response;
   };
 
-  explicit OracleModel(qs::agent::PromptStyle style) : style_(style) {}
+  // `served` ("127.0.0.1:PORT", this run's tool server) is written as the address the
+  // example workflows call, 127.0.0.1:8765, wherever a tool error quotes it: the corpus
+  // is then the same for every run of a seed, and its errors read as they will in use.
+  OracleModel(qs::agent::PromptStyle style, std::string served)
+      : style_(style), served_(std::move(served)) {}
 
   void Begin(const Task* task) {
     task_ = task;
@@ -497,6 +501,9 @@ class OracleModel : public wf::AgentModel {
     }
     Turn turn;
     turn.prompt = qs::model::ChatFormat::ChatMl().Render(qs::agent::ChatMessages(request, style_));
+    for (size_t at; (at = turn.prompt.find(served_)) != std::string::npos;) {
+      turn.prompt.replace(at, served_.size(), "127.0.0.1:8765");
+    }
     turn.response = r->answer ? qs::agent::AnswerText(*r->answer, request.answer_schema)
                               : qs::agent::ToolCallsText(r->tool_calls, request.tools);
     turns_.push_back(turn);
@@ -639,6 +646,7 @@ class OracleModel : public wf::AgentModel {
 
  private:
   qs::agent::PromptStyle style_;
+  std::string served_;
   const Task* task_ = nullptr;
   std::vector<Turn> turns_;
   std::string failure_;
@@ -997,7 +1005,7 @@ int main(int argc, char** argv) {
   if (!support.ok()) return Fail(support.status().ToString());
   if (!docs.ok()) return Fail(docs.status().ToString());
 
-  OracleModel oracle(f.prompt_style);
+  OracleModel oracle(f.prompt_style, "127.0.0.1:" + std::to_string(server.port));
   wf::ExecutorOptions options;
   options.runs_dir = (work / "runs").string();
   options.model = &oracle;

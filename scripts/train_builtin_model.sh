@@ -11,7 +11,7 @@
 #   3. the result replaces models/builtin; quicksilver eval scores it on the held-out set.
 # Usage: scripts/train_builtin_model.sh [BUILD_DIR] [WORK_DIR]
 #   environment: STEPS, DRILL_STEPS, SEED, LR, WARMUP, BATCH, HIDDEN, LAYERS, HEADS, FFN,
-#   MAX_LEN, SAVE_EVERY, ORDER_TASKS, DOCS_TASKS, DRILL_TASKS, INIT_FROM
+#   MAX_LEN, SAVE_EVERY, ORDER_TASKS, DOCS_TASKS, DRILL_TASKS, DOCS_REPEAT, INIT_FROM
 # Rerunning with the same WORK_DIR continues an interrupted run (--resume).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,9 +28,16 @@ if [ ! -f "$work/corpus/corpus.jsonl" ]; then
     --order-tasks "${ORDER_TASKS:-8000}" --docs-tasks "${DOCS_TASKS:-3000}" \
     --drill-tasks "${DRILL_TASKS:-30000}" --agent-prompt compact
 fi
-# Stage two sees the drills again, so copying from the question keeps its share.
-[ -f "$work/corpus/mix.jsonl" ] ||
-  cat "$work/corpus/corpus.jsonl" "$work/corpus/drills.jsonl" >"$work/corpus/mix.jsonl"
+# Stage two sees the drills again, so copying from the question keeps its share, and the
+# document turns DOCS_REPEAT times: they are a few thousand long rows among ~50k short ones.
+docs_repeat=${DOCS_REPEAT:-2}
+if [ ! -f "$work/corpus/mix.jsonl" ]; then
+  cat "$work/corpus/corpus.jsonl" "$work/corpus/drills.jsonl" >"$work/corpus/mix.jsonl.tmp"
+  for ((r = 1; r < docs_repeat; r++)); do
+    grep -F 'Tools: search_policies.' "$work/corpus/corpus.jsonl" >>"$work/corpus/mix.jsonl.tmp"
+  done
+  mv "$work/corpus/mix.jsonl.tmp" "$work/corpus/mix.jsonl"
+fi
 init=(${INIT_FROM:+--init-from "$INIT_FROM"})
 if [ "$drill_steps" -gt 0 ] && [ -z "${INIT_FROM:-}" ]; then
   resume=()

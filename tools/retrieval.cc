@@ -57,11 +57,49 @@ std::string RetrievedChunk::Citation() const {
   return path + ":" + std::to_string(start_line) + "-" + std::to_string(end_line);
 }
 
+std::string JoinSoftLineBreaks(const std::string& markdown) {
+  // A line that starts a block of its own: heading, table row, quote, list item.
+  auto starts_block = [](const std::string& line) {
+    const size_t at = line.find_first_not_of(" \t");
+    if (at == std::string::npos) return true;  // blank
+    const char c = line[at];
+    if (c == '#' || c == '|' || c == '>') return true;
+    if ((c == '-' || c == '*' || c == '+') && at + 1 < line.size() && line[at + 1] == ' ') {
+      return true;
+    }
+    size_t digits = at;
+    while (digits < line.size() && std::isdigit(static_cast<unsigned char>(line[digits]))) {
+      ++digits;
+    }
+    return digits > at && digits + 1 < line.size() && line[digits] == '.' &&
+           line[digits + 1] == ' ';
+  };
+  std::string out;
+  bool in_paragraph = false;  // the previous line is text that a next line may continue
+  size_t pos = 0;
+  while (pos <= markdown.size()) {
+    size_t end = markdown.find('\n', pos);
+    if (end == std::string::npos) end = markdown.size();
+    const std::string line = markdown.substr(pos, end - pos);
+    const size_t first = line.find_first_not_of(" \t");
+    if (in_paragraph && !starts_block(line)) {
+      out += " " + line.substr(first);
+    } else {
+      if (pos > 0) out += "\n";
+      out += line;
+    }
+    // Headings and table rows end at their line; list items and paragraphs go on.
+    in_paragraph = first != std::string::npos && line[first] != '#' && line[first] != '|';
+    pos = end + 1;
+  }
+  return out;
+}
+
 nlohmann::json RetrievedChunk::ToJson() const {
+  // The citation names the file and the lines; no separate path and line fields, since
+  // the result goes into prompts, where every field costs tokens.
   return {{"citation", Citation()},
-          {"path", path},
-          {"lines", {start_line, end_line}},
-          {"text", text},
+          {"text", JoinSoftLineBreaks(text)},
           // Three decimals: BM25's digits beyond them carry no meaning and cost prompt tokens.
           {"score", std::round(score * 1000.0) / 1000.0}};
 }

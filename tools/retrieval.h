@@ -30,8 +30,15 @@ struct RetrievedChunk {
   std::string text;
   double score = 0;              // BM25 (higher is better)
   std::string Citation() const;  // "path:start-end"
+  // {"citation", "text", "score"}; the text with Markdown's soft line breaks as spaces.
   nlohmann::json ToJson() const;
 };
+
+// Markdown text with the line breaks inside paragraphs and list items (soft breaks, which
+// Markdown renders as spaces) replaced by spaces; headings, table rows, list items and blank
+// lines keep theirs. A model that answers from a passage can then copy a sentence that was
+// wrapped across lines as it reads.
+std::string JoinSoftLineBreaks(const std::string& markdown);
 
 struct IndexStats {
   int files_indexed = 0;  // (re)indexed in this call

@@ -88,24 +88,78 @@ std::string Date(std::mt19937_64& rng, int month_lo, int month_hi) {
   return buf;
 }
 
-// Made-up account names for the training shop (two or three syllables), so that names
-// are values the model has to copy from the question, not a short list it can memorise.
-// The eval shop's names and the hand-written accounts are excluded.
+// First names from many languages for the training shop's accounts. The eval shop's names
+// (and any name that starts with one of them) are left out when the list is used.
+const std::vector<std::string> kWorldNames = {
+    "aaron",    "abebe",   "adaeze", "adrian",   "agnes",    "ahmed",     "aiko",     "aisha",
+    "akira",    "alba",    "aleksi", "alma",     "amara",    "amir",      "ana",      "andrea",
+    "anouk",    "antoine", "arjun",  "astrid",   "aurelio",  "ayla",      "baptiste", "beatriz",
+    "benedikt", "bjorn",   "bogdan", "bruno",    "camille",  "carmen",    "cedric",   "chen",
+    "chiara",   "ciaran",  "clara",  "dagny",    "dario",    "deniz",     "dimitri",  "dorota",
+    "eamon",    "edgar",   "eero",   "eliska",   "elodie",   "emil",      "enzo",     "esra",
+    "fabian",   "farah",   "fatima", "federico", "femke",    "filip",     "fiona",    "florin",
+    "gabriel",  "gaspard", "gemma",  "giorgos",  "goran",    "gustav",    "hana",     "hannes",
+    "haruto",   "hassan",  "heidi",  "helga",    "hiroshi",  "holger",    "ibrahim",  "igor",
+    "ilse",     "imre",    "irena",  "isak",     "ivan",     "jana",      "jasper",   "javier",
+    "jelena",   "jiho",    "joao",   "jorge",    "josefine", "jule",      "kaito",    "kamal",
+    "karin",    "kasper",  "katya",  "kemal",    "kirsi",    "kofi",      "kristof",  "laila",
+    "lars",     "laszlo",  "leila",  "leon",     "liam",     "lin",       "linnea",   "lorenzo",
+    "luca",     "lucia",   "ludwig", "maja",     "malik",    "malin",     "manon",    "mateo",
+    "mathilde", "matteo",  "mehmet", "meike",    "mikko",    "milan",     "mira",     "moritz",
+    "nadia",    "naoki",   "nele",   "niamh",    "nikolai",  "nils",      "noor",     "olaf",
+    "oliwia",   "omar",    "ondrej", "orla",     "pablo",    "paulina",   "pedro",    "pia",
+    "priya",    "rafael",  "rahul",  "ravi",     "renate",   "rik",       "rita",     "ronja",
+    "ruth",     "saanvi",  "sami",   "sander",   "sara",     "sebastian", "selin",    "sergio",
+    "signe",    "silvia",  "simon",  "siobhan",  "stefan",   "sven",      "svetlana", "tamara",
+    "tarek",    "theo",    "thijs",  "tobias",   "tomasz",   "ugo",       "ulla",     "valentin",
+    "vanessa",  "viktor",  "vilja",  "wanda",    "wei",      "wiebke",    "xavier",   "yara",
+    "yasmin",   "yuki",    "yusra",  "zeynep",   "zofia",    "zoltan"};
+
+// Account names for the training shop, so that names are values the model has to copy from
+// the question, not a short list it can memorise: real first names from many languages, the
+// same with a digit or an initial, made-up syllable names and random letter strings. Run 7
+// saw only two- or three-syllable names from a small inventory and never copied an eval
+// name ("lena" became "joo"): its word pieces were new to it (docs/TRAINING.md). The eval
+// shop's names and the hand-written accounts are excluded.
 std::vector<std::string> GeneratedCustomers(std::mt19937_64& rng, int count) {
-  const std::vector<std::string> onsets = {"b", "d", "f", "g", "h", "j", "k", "l", "m",
-                                           "n", "p", "r", "s", "t", "v", "w", "z", "ch"};
-  const std::vector<std::string> vowels = {"a", "e", "i", "o", "u", "ei", "au"};
-  const std::vector<std::string> codas = {"", "", "", "n", "s", "r", "l", "k"};
+  const std::vector<std::string> onsets = {
+      "b", "d", "f",  "g",  "h",  "j",  "k",  "l",  "m",  "n",  "p",  "r",  "s", "t", "v",
+      "w", "z", "ch", "sh", "th", "br", "kr", "st", "tr", "fl", "gr", "sl", "",  "y", "c"};
+  const std::vector<std::string> vowels = {"a",  "e", "i",  "o",  "u", "ei",
+                                           "au", "y", "ia", "oa", "ee"};
+  const std::vector<std::string> codas = {"",  "",  "",  "n", "s",  "r", "l",
+                                          "k", "m", "t", "x", "nd", "rk"};
   std::set<std::string> taken(kTrainCustomers.begin(), kTrainCustomers.end());
   taken.insert(kEvalCustomers.begin(), kEvalCustomers.end());
   taken.insert({"alice", "bob", "carol"});
+  auto eval_like = [](const std::string& name) {
+    for (const std::string& e : kEvalCustomers) {
+      if (name.compare(0, e.size(), e) == 0) return true;
+    }
+    return false;
+  };
   std::vector<std::string> names;
+  for (const std::string& name : kWorldNames) {
+    if (!eval_like(name) && taken.insert(name).second) names.push_back(name);
+  }
   while (static_cast<int>(names.size()) < count) {
     std::string name;
-    const int syllables = Uniform(rng, 2, 3);
-    for (int s = 0; s < syllables; ++s) name += Pick(rng, onsets) + Pick(rng, vowels);
-    name += Pick(rng, codas);
-    if (taken.insert(name).second) names.push_back(name);
+    const int style = Uniform(rng, 0, 9);
+    if (style < 3) {  // a real name, with a digit, a year or an initial
+      name = Pick(rng, kWorldNames);
+      const int suffix = Uniform(rng, 0, 2);
+      if (suffix == 0) name += std::to_string(Uniform(rng, 1, 99));
+      if (suffix == 1) name += std::string(1, static_cast<char>('a' + Uniform(rng, 0, 25)));
+      if (suffix == 2) name += "_" + std::string(1, static_cast<char>('a' + Uniform(rng, 0, 25)));
+    } else if (style < 7) {  // made-up syllables
+      const int syllables = Uniform(rng, 1, 3);
+      for (int s = 0; s < syllables; ++s) name += Pick(rng, onsets) + Pick(rng, vowels);
+      name += Pick(rng, codas);
+    } else {  // random letters
+      const int length = Uniform(rng, 3, 9);
+      for (int i = 0; i < length; ++i) name += static_cast<char>('a' + Uniform(rng, 0, 25));
+    }
+    if (name.size() >= 3 && !eval_like(name) && taken.insert(name).second) names.push_back(name);
   }
   return names;
 }
@@ -322,14 +376,39 @@ const std::map<Kind, std::vector<std::string>> kMoreTrainRequests = {
       "Has the courier picked up {trk}?",
       "What does tracking say for {trk}?"}},
     {Kind::kTwoOrders,
-     {"Orders {id} and {id2}: where are they?", "Status of {id} and {id2}?",
-      "Please check both {id} and {id2}.", "Where are {id} and {id2}?",
-      "Any update on {id} and {id2}?", "Look up {id} and {id2} for me.",
+     {"Orders {id} and {id2}: where are they?",
+      "Status of {id} and {id2}?",
+      "Please check both {id} and {id2}.",
+      "Where are {id} and {id2}?",
+      "Any update on {id} and {id2}?",
+      "Look up {id} and {id2} for me.",
       "Can you check order {id} and order {id2}?",
-      "I ordered twice: {id} and {id2}. Have they shipped?", "What about {id} and {id2}?",
-      "{id} and {id2} - status please", "Could you look up {id} as well as {id2}?",
-      "Have my orders {id}, {id2} been sent?", "Where are my two orders {id} and {id2}?",
-      "check {id} and {id2}"}},
+      "I ordered twice: {id} and {id2}. Have they shipped?",
+      "What about {id} and {id2}?",
+      "{id} and {id2} - status please",
+      "Could you look up {id} as well as {id2}?",
+      "Have my orders {id}, {id2} been sent?",
+      "Where are my two orders {id} and {id2}?",
+      "check {id} and {id2}",
+      "{id} & {id2}: where are they?",
+      "Where are {id}, {id2}?",
+      "{id}/{id2} - shipped?",
+      "status {id} {id2}",
+      "What about {id} plus {id2}?",
+      "Look up {id} and also {id2}.",
+      "Check {id}, then {id2}.",
+      "Is {id} or {id2} on its way?",
+      "Which of {id} and {id2} has shipped?",
+      "I need the status of {id} together with {id2}.",
+      "Could you check {id} alongside {id2}?",
+      "Both orders please: {id}, {id2}.",
+      "Orders {id} & {id2}?",
+      "Where is {id}? And {id2}?",
+      "{id}, {id2}: any news?",
+      "Has {id} shipped? What about {id2}?",
+      "Tell me about {id} as well as {id2}.",
+      "Please look up these two: {id} {id2}",
+      "Order {id} along with order {id2} - status?"}},
     {Kind::kUnknownOrder, {}},
     {Kind::kRefuse,
      {"Who won the football match yesterday?",
@@ -418,7 +497,15 @@ std::string FrameFor(std::mt19937_64& rng, Kind kind, bool eval) {
   std::vector<std::string> pool(frames.begin(), frames.begin() + static_cast<long>(train));
   const Kind more = kind == Kind::kUnknownOrder ? Kind::kOrderStatus : kind;
   for (const std::string& r : kMoreTrainRequests.at(more)) pool.push_back(r);
-  const std::string request = Pick(rng, pool);
+  std::string request = Pick(rng, pool);
+  if (kind == Kind::kTwoOrders && Uniform(rng, 0, 2) == 0) {
+    // A one-order request with the second id added after it: every id named gets a call,
+    // whatever the sentence around it.
+    const std::vector<std::string> status = kMoreTrainRequests.at(Kind::kOrderStatus);
+    request =
+        Pick(rng, status) + Pick(rng, {" And {id2}?", " Also {id2}, please.", " Same for {id2}.",
+                                       " And what about {id2}?", " {id2} too.", " Then {id2}."});
+  }
   for (size_t i = train; i < frames.size(); ++i) {
     if (frames[i] == request) std::abort();  // a held-out frame in the training lists
   }
@@ -606,7 +693,8 @@ class OracleModel : public wf::AgentModel {
     if (!results.is_object() || !results.contains("results")) return "";
     const std::string span = fact["span"];
     for (const json& r : results["results"]) {
-      if (r.value("path", "") != fact["file"]) continue;
+      const std::string file = fact["file"];
+      if (r.value("citation", "").rfind(file + ":", 0) != 0) continue;  // "FILE:FIRST-LAST"
       std::string text = r.value("text", "");
       for (char& c : text) {
         if (c == '\n') c = ' ';

@@ -52,6 +52,18 @@ TEST(ChunkText, SplitsAtHeadingsAndKeepsLineRanges) {
   EXPECT_EQ(ChunkText("b.txt", long_text, ChunkingOptions{100, 2000}).size(), 5u);
 }
 
+TEST(JoinSoftLineBreaks, JoinsWrappedParagraphsAndKeepsBlocks) {
+  EXPECT_EQ(JoinSoftLineBreaks("# Title\n\nOrders leave the same\nday; later ones\n  the next.\n"),
+            "# Title\n\nOrders leave the same day; later ones the next.\n");
+  EXPECT_EQ(JoinSoftLineBreaks("| a | b |\n| --- | --- |\n| 1 | 2 |\nAfter the table."),
+            "| a | b |\n| --- | --- |\n| 1 | 2 |\nAfter the table.");
+  EXPECT_EQ(
+      JoinSoftLineBreaks("1. Open the page\n   and click.\n2. Print.\n- item\n* other\n> quote"),
+      "1. Open the page and click.\n2. Print.\n- item\n* other\n> quote");
+  EXPECT_EQ(JoinSoftLineBreaks("one\n\n\ntwo"), "one\n\n\ntwo");
+  EXPECT_EQ(JoinSoftLineBreaks(""), "");
+}
+
 TEST_F(RetrievalTest, FindsTheRightPassageWithItsCitation) {
   auto index = DocumentIndex::Open(Db());
   ASSERT_TRUE(index.ok()) << index.status().ToString();
@@ -73,6 +85,14 @@ TEST_F(RetrievalTest, FindsTheRightPassageWithItsCitation) {
   StatusOr<nlohmann::json> tool = RunRetrieveTool(**index, {{"query", "damaged"}, {"k", 1}});
   ASSERT_TRUE(tool.ok());
   EXPECT_EQ((*tool)["results"][0]["citation"], "returns.md:6-8");
+  EXPECT_EQ((*tool)["results"][0].size(), 3u);  // citation, text, score
+  EXPECT_EQ((*tool)["results"][0]["text"],
+            "# Damaged items\n\nDamaged items are replaced free of charge.");
+  StatusOr<nlohmann::json> days = RunRetrieveTool(**index, {{"query", "30 days"}, {"k", 1}});
+  ASSERT_TRUE(days.ok());
+  EXPECT_EQ((*days)["results"][0]["text"],  // the wrapped paragraph reads as one line
+            "# Returns\n\nItems can be returned within 30 days of delivery. Refunds go back to the "
+            "original payment method.");
   EXPECT_FALSE(RunRetrieveTool(**index, {{"query", "x"}, {"k", 99}}).ok());
 }
 

@@ -305,7 +305,9 @@ ToolSpec RetrieveToolSpec(const std::string& name) {
   spec.description = "Search the document collection; returns passages with citations.";
   spec.parameters = {{"type", "object"},
                      {"properties",
-                      {{"query", {{"type", "string"}, {"minLength", 1}, {"maxLength", 200}}},
+                      // A retrieve node passes the user's question as the query: long questions
+                      // must fit (the model's own queries are bounded by its canvas anyway).
+                      {{"query", {{"type", "string"}, {"minLength", 1}, {"maxLength", 4000}}},
                        {"k", {{"type", "integer"}, {"minimum", 1}, {"maximum", 10}}}}},
                      {"required", {"query"}},
                      {"additionalProperties", false}};

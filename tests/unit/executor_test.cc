@@ -722,6 +722,28 @@ TEST(Executor, RetrieveNodesLlmNodesAndTheRetrieveToolInAnAgent) {
   EXPECT_NE(tool_message.content.find("full refund"), std::string::npos) << tool_message.content;
 }
 
+// A customer's question is the retrieve node's query as it stands: a long, polite one (here
+// ~700 characters) is searched, not refused.
+TEST(Executor, RetrieveNodeSearchesALongQuestion) {
+  ToolServer server;
+  std::string dir = TestDir();
+  fs::create_directories(dir + "/docs");
+  std::ofstream(dir + "/docs/returns.md")
+      << "# Returns\n\nItems can be returned within 30 days for a full refund.\n";
+  WorkflowSpec spec = Load(dir, kDocsWorkflow, server.port());
+  ScriptedModel model = ScriptedModel::ByNode({
+      {"classify", {Answer({{"category", "returns"}})}},
+      {"ask", {Answer("Within 30 days (returns.md:1-3).")}},
+  });
+  std::string question = "Dear shop, I hope you are well.";
+  while (question.size() < 700) question += " I would like to know how a refund works.";
+  StatusOr<RunResult> r = Executor(spec, Options(dir, &model)).Start({{"question", question}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->status, RunStatus::kFinished) << r->error;
+  ASSERT_EQ(r->state["passages"]["results"].size(), 1u);
+  EXPECT_EQ(r->state["passages"]["results"][0]["citation"], "returns.md:1-3");
+}
+
 TEST(Executor, LlmResultOutsideItsSchemaFailsTheRun) {
   ToolServer server;
   std::string dir = TestDir();

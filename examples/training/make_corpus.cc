@@ -121,7 +121,9 @@ const std::vector<std::string> kWorldNames = {
 // saw only two- or three-syllable names from a small inventory and never copied an eval
 // name ("lena" became "joo"): its word pieces were new to it (docs/TRAINING.md). The eval
 // shop's names and the hand-written accounts are excluded.
-std::vector<std::string> GeneratedCustomers(std::mt19937_64& rng, int count) {
+// `spoken`: only the real names and the syllable names (run 8's random strings and
+// suffixed names taught the model that a name may be any string: it wrote "orders_").
+std::vector<std::string> GeneratedCustomers(std::mt19937_64& rng, int count, bool spoken) {
   const std::vector<std::string> onsets = {
       "b", "d", "f",  "g",  "h",  "j",  "k",  "l",  "m",  "n",  "p",  "r",  "s", "t", "v",
       "w", "z", "ch", "sh", "th", "br", "kr", "st", "tr", "fl", "gr", "sl", "",  "y", "c"};
@@ -129,6 +131,10 @@ std::vector<std::string> GeneratedCustomers(std::mt19937_64& rng, int count) {
                                            "au", "y", "ia", "oa", "ee"};
   const std::vector<std::string> codas = {"",  "",  "",  "n", "s",  "r", "l",
                                           "k", "m", "t", "x", "nd", "rk"};
+  const std::vector<std::string> spoken_onsets = {"b", "d", "f", "g", "h", "j", "k", "l", "m",
+                                                  "n", "p", "r", "s", "t", "v", "w", "z", "ch"};
+  const std::vector<std::string> spoken_vowels = {"a", "e", "i", "o", "u", "ei", "au"};
+  const std::vector<std::string> spoken_codas = {"", "", "", "n", "s", "r", "l", "k"};
   std::set<std::string> taken(kTrainCustomers.begin(), kTrainCustomers.end());
   taken.insert(kEvalCustomers.begin(), kEvalCustomers.end());
   taken.insert({"alice", "bob", "carol"});
@@ -144,13 +150,19 @@ std::vector<std::string> GeneratedCustomers(std::mt19937_64& rng, int count) {
   }
   while (static_cast<int>(names.size()) < count) {
     std::string name;
-    const int style = Uniform(rng, 0, 9);
+    const int style = spoken ? 3 : Uniform(rng, 0, 9);
     if (style < 3) {  // a real name, with a digit, a year or an initial
       name = Pick(rng, kWorldNames);
       const int suffix = Uniform(rng, 0, 2);
       if (suffix == 0) name += std::to_string(Uniform(rng, 1, 99));
       if (suffix == 1) name += std::string(1, static_cast<char>('a' + Uniform(rng, 0, 25)));
       if (suffix == 2) name += "_" + std::string(1, static_cast<char>('a' + Uniform(rng, 0, 25)));
+    } else if (spoken) {  // two or three syllables of run 7's inventory
+      const int syllables = Uniform(rng, 2, 3);
+      for (int s = 0; s < syllables; ++s) {
+        name += Pick(rng, spoken_onsets) + Pick(rng, spoken_vowels);
+      }
+      name += Pick(rng, spoken_codas);
     } else if (style < 7) {  // made-up syllables
       const int syllables = Uniform(rng, 1, 3);
       for (int s = 0; s < syllables; ++s) name += Pick(rng, onsets) + Pick(rng, vowels);
@@ -947,6 +959,7 @@ struct Flags {
   // system message cut to one line (see ShortSystem).
   qs::agent::PromptStyle prompt_style = qs::agent::PromptStyle::kCompact;
   bool short_system_copies = true;  // with full prompts only
+  bool spoken_names = false;        // account names: real and syllable names only
 };
 
 // The same turn with the system message (instructions and tool listing, ~200 tokens that
@@ -1001,6 +1014,8 @@ int main(int argc, char** argv) {
       f.vocab_size = std::stoi(next());
     else if (a == "--no-short-system-copies")
       f.short_system_copies = false;
+    else if (a == "--spoken-names")
+      f.spoken_names = true;
     else if (a == "--agent-prompt") {
       StatusOr<qs::agent::PromptStyle> style = qs::agent::ParsePromptStyle(next());
       if (!style.ok()) return Fail("--agent-prompt: " + style.status().message());
@@ -1009,7 +1024,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr,
                    "usage: qs_make_corpus --out DIR [--seed N] [--order-tasks N] [--docs-tasks N]"
                    " [--drill-tasks N] [--examples DIR] [--server BIN] [--vocab-size N] "
-                   "[--agent-prompt compact|full] [--no-short-system-copies]\n"
+                   "[--agent-prompt compact|full] [--no-short-system-copies] [--spoken-names]\n"
                    "       qs_make_corpus --write-eval EXAMPLES_DIR\n");
       return 2;
     }
@@ -1070,7 +1085,7 @@ int main(int argc, char** argv) {
     if (!committed.ok()) return Fail(committed.status().ToString());
     for (const json& o : json::parse(*committed)) eval_ids.insert(o["order_id"].get<std::string>());
     train_customers = kTrainCustomers;
-    const std::vector<std::string> more = GeneratedCustomers(rng, 5000);
+    const std::vector<std::string> more = GeneratedCustomers(rng, 5000, f.spoken_names);
     train_customers.insert(train_customers.end(), more.begin(), more.end());
     shop = MakeShop(rng, train_customers, kTrainItems, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", 50000, 99999,
                     4, eval_ids);

@@ -26,11 +26,12 @@ mkdir -p "$work"
 if [ ! -f "$work/corpus/corpus.jsonl" ]; then
   "$build/qs_make_corpus" --out "$work/corpus" --examples "$src/examples" --seed "$seed" \
     --order-tasks "${ORDER_TASKS:-8000}" --docs-tasks "${DOCS_TASKS:-3000}" \
-    --drill-tasks "${DRILL_TASKS:-30000}" --agent-prompt compact
+    --drill-tasks "${DRILL_TASKS:-30000}" --agent-prompt compact --spoken-names
 fi
 # Stage two sees the drills again, so copying from the question keeps its share, and the
-# document turns DOCS_REPEAT times: they are a few thousand long rows among ~50k short ones.
-docs_repeat=${DOCS_REPEAT:-2}
+# document turns DOCS_REPEAT times: they are a few thousand long rows among ~50k short ones
+# (run 8 used 2: no gain on documents, fewer steps for the order agent).
+docs_repeat=${DOCS_REPEAT:-1}
 if [ ! -f "$work/corpus/mix.jsonl" ]; then
   cat "$work/corpus/corpus.jsonl" "$work/corpus/drills.jsonl" >"$work/corpus/mix.jsonl.tmp"
   for ((r = 1; r < docs_repeat; r++)); do

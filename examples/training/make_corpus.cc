@@ -121,8 +121,9 @@ const std::vector<std::string> kWorldNames = {
 // saw only two- or three-syllable names from a small inventory and never copied an eval
 // name ("lena" became "joo"): its word pieces were new to it (docs/TRAINING.md). The eval
 // shop's names and the hand-written accounts are excluded.
-// `spoken`: only the real names and the syllable names (run 8's random strings and
-// suffixed names taught the model that a name may be any string: it wrote "orders_").
+// `spoken` (the script's choice since run 9): only the real names and run 7's syllable
+// names; run 8's random strings and suffixed names taught the model that a name may be any
+// string (it wrote "orders_").
 std::vector<std::string> GeneratedCustomers(std::mt19937_64& rng, int count, bool spoken) {
   const std::vector<std::string> onsets = {
       "b", "d", "f",  "g",  "h",  "j",  "k",  "l",  "m",  "n",  "p",  "r",  "s", "t", "v",
@@ -150,19 +151,19 @@ std::vector<std::string> GeneratedCustomers(std::mt19937_64& rng, int count, boo
   }
   while (static_cast<int>(names.size()) < count) {
     std::string name;
-    const int style = spoken ? 3 : Uniform(rng, 0, 9);
-    if (style < 3) {  // a real name, with a digit, a year or an initial
-      name = Pick(rng, kWorldNames);
-      const int suffix = Uniform(rng, 0, 2);
-      if (suffix == 0) name += std::to_string(Uniform(rng, 1, 99));
-      if (suffix == 1) name += std::string(1, static_cast<char>('a' + Uniform(rng, 0, 25)));
-      if (suffix == 2) name += "_" + std::string(1, static_cast<char>('a' + Uniform(rng, 0, 25)));
-    } else if (spoken) {  // two or three syllables of run 7's inventory
+    if (spoken) {  // two or three syllables of run 7's inventory
       const int syllables = Uniform(rng, 2, 3);
       for (int s = 0; s < syllables; ++s) {
         name += Pick(rng, spoken_onsets) + Pick(rng, spoken_vowels);
       }
       name += Pick(rng, spoken_codas);
+    } else if (const int style = Uniform(rng, 0, 9); style < 3) {
+      // a real name, with a digit, a year or an initial
+      name = Pick(rng, kWorldNames);
+      const int suffix = Uniform(rng, 0, 2);
+      if (suffix == 0) name += std::to_string(Uniform(rng, 1, 99));
+      if (suffix == 1) name += std::string(1, static_cast<char>('a' + Uniform(rng, 0, 25)));
+      if (suffix == 2) name += "_" + std::string(1, static_cast<char>('a' + Uniform(rng, 0, 25)));
     } else if (style < 7) {  // made-up syllables
       const int syllables = Uniform(rng, 1, 3);
       for (int s = 0; s < syllables; ++s) name += Pick(rng, onsets) + Pick(rng, vowels);

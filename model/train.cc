@@ -255,24 +255,48 @@ BatchTensors MakeBatch(const std::vector<Example>& examples, const std::vector<i
   return out;
 }
 
+enum class MaskSampling { kCount, kBernoulli, kSuffix, kMixed };
+
+MaskSampling ParseMaskSampling(const std::string& name) {  // validated by ValidateOptions
+  if (name == "bernoulli") return MaskSampling::kBernoulli;
+  if (name == "suffix") return MaskSampling::kSuffix;
+  if (name == "mixed") return MaskSampling::kMixed;
+  return MaskSampling::kCount;
+}
+
 // LLaDA's SFT loss of one batch before normalisation: the sum over masked response
 // positions of CE / p (the caller divides by the batch's response tokens; eval pools the
 // sums of all its batches first). The masks come from a generator seeded with `seed`.
 at::Tensor MaskedLossSum(const Transformer& model, const BatchTensors& batch, int64_t mask_id,
-                         bool count_sampling, uint64_t seed) {
+                         MaskSampling sampling, uint64_t seed) {
   const int64_t b = batch.ids.size(0), l = batch.ids.size(1);
   at::Generator gen = at::detail::createCPUGenerator(seed);
   at::Tensor t = at::rand({b}, gen, at::TensorOptions().dtype(at::kFloat));
   at::Tensor u = at::rand({b, l}, gen, at::TensorOptions().dtype(at::kFloat));
   at::Tensor p, masked;
-  if (count_sampling) {
-    // k = 1 + floor(t n) in 1..n; the k response positions with the lowest u are masked.
+  if (sampling != MaskSampling::kBernoulli) {
+    // k = 1 + floor(t n) in 1..n masked positions.
     at::Tensor n = batch.response.sum(1);  // [B] int64
     at::Tensor k = at::clamp_max((t * n.to(at::kFloat)).floor().to(at::kLong) + 1, n);
+    // count: the k response positions with the lowest u.
     at::Tensor scores = u.masked_fill(batch.response.logical_not(), 2.0f);
     at::Tensor rank = scores.argsort(/*dim=*/int64_t{1})
                           .argsort(/*dim=*/int64_t{1});  // rank of each position in its row
-    masked = (rank < k.view({b, 1})) & batch.response;
+    at::Tensor random_k = (rank < k.view({b, 1})) & batch.response;
+    // suffix: the last k positions (the response runs to the row's end), the canvas the
+    // constrained sampler denoises: everything left of its frontier committed, all after it
+    // masked (block diffusion's clean-prefix conditioning, Arriola et al. 2025, with
+    // blocks of one token; the decoding order of the schema constraint).
+    at::Tensor position = at::arange(l, at::TensorOptions().dtype(at::kLong)).view({1, l});
+    at::Tensor last_k = (position >= (l - k).view({b, 1})) & batch.response;
+    if (sampling == MaskSampling::kCount) {
+      masked = random_k;
+    } else if (sampling == MaskSampling::kSuffix) {
+      masked = last_k;
+    } else {  // mixed: each row one or the other, evenly
+      at::Tensor suffix_row = at::rand({b}, gen, at::TensorOptions().dtype(at::kFloat)) < 0.5f;
+      masked = at::where(suffix_row.view({b, 1}), last_k, random_k);
+    }
     p = k.to(at::kFloat) / n.to(at::kFloat);
   } else {
     p = (1.0 - kMaskEps) * t + kMaskEps;  // [B]
@@ -430,9 +454,10 @@ Status ValidateOptions(const TrainOptions& o) {
   if (!(o.lr > 0)) return InvalidArgument("--lr must be positive");
   if (o.warmup < 0) return InvalidArgument("--warmup must not be negative");
   if (o.tail_pad < 0) return InvalidArgument("--tail-pad must not be negative");
-  if (o.mask_sampling != "count" && o.mask_sampling != "bernoulli") {
-    return InvalidArgument("--mask-sampling must be count or bernoulli, not \"" + o.mask_sampling +
-                           "\"");
+  if (o.mask_sampling != "count" && o.mask_sampling != "bernoulli" && o.mask_sampling != "suffix" &&
+      o.mask_sampling != "mixed") {
+    return InvalidArgument("--mask-sampling must be count, bernoulli, suffix or mixed, not \"" +
+                           o.mask_sampling + "\"");
   }
   if (!(o.weight_decay >= 0)) return InvalidArgument("--weight-decay must not be negative");
   if (!(o.eval_fraction >= 0 && o.eval_fraction <= 0.5)) {
@@ -486,7 +511,7 @@ class Trainer {
   double EvalLoss();
   Status SaveCheckpoint(int64_t step);
   void Log(const std::string& line) { log_(line); }
-  bool CountSampling() const { return o_.mask_sampling == "count"; }
+  MaskSampling Sampling() const { return ParseMaskSampling(o_.mask_sampling); }
   // The extra padding of batch `index` (uniform in 0..tail_pad).
   int64_t Tail(Stream stream, int64_t index) const {
     if (o_.tail_pad <= 0) return 0;
@@ -684,9 +709,8 @@ double Trainer::EvalLoss() {
     const int64_t k = static_cast<int64_t>(i);
     BatchTensors batch = MakeBatch(corpus_.eval, rows, eos_, Tail(kEvalStream, k), o_.max_len);
     // The same masks at every evaluation, so eval losses compare across steps.
-    sum +=
-        MaskedLossSum(*model_, batch, mask_, CountSampling(), DeriveSeed(o_.seed, kEvalStream, k))
-            .item<double>();
+    sum += MaskedLossSum(*model_, batch, mask_, Sampling(), DeriveSeed(o_.seed, kEvalStream, k))
+               .item<double>();
     tokens += batch.response_tokens;
   }
   return sum / static_cast<double>(std::max<int64_t>(1, tokens));
@@ -774,9 +798,9 @@ StatusOr<TrainResult> Trainer::Run() {
     BatchTensors batch =
         MakeBatch(corpus_.train, plan.Batch(step - 1), eos_, Tail(kTailStream, step), o_.max_len);
     optimizer_->zero_grad();
-    at::Tensor loss = MaskedLossSum(*model_, batch, mask_, CountSampling(),
-                                    DeriveSeed(o_.seed, kMaskStream, step)) /
-                      static_cast<double>(batch.response_tokens);
+    at::Tensor loss =
+        MaskedLossSum(*model_, batch, mask_, Sampling(), DeriveSeed(o_.seed, kMaskStream, step)) /
+        static_cast<double>(batch.response_tokens);
     loss.backward();
     ClipGradNorm(params_, kClipNorm);
     optimizer_->step();

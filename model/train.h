@@ -69,6 +69,10 @@ struct TrainOptions {
   //    tiny t (one masked token weighted up to 1000x) dominate a step's gradient. Measured
   //    on a copy task (docs/TRAINING.md; 4 x 128 model, batch 32, lr 1e-3, 1500 steps):
   //    count copies 4 of a held-out id's 5 characters, bernoulli 2.
+  //  "suffix": k as in count, but the last k response positions: the canvas the schema
+  //    constraint's left-to-right decoding shows the model (all before the frontier
+  //    committed, all after it masked).
+  //  "mixed": each row count or suffix with even odds.
   std::string mask_sampling = "count";
 
   // A new run (not --resume) may start from the fp32 weights of an earlier run's output

@@ -39,7 +39,8 @@ int RunTrain(const std::vector<std::string>& args) {
   flags.String("mask-sampling", &o.mask_sampling,
                "count: exactly k of n response tokens masked, k uniform in 1..n (steady with "
                "small batches); bernoulli: LLaDA's t ~ U(0,1), each token masked with "
-               "probability t");
+               "probability t; suffix: the last k response tokens (the left-to-right "
+               "canvas of constrained decoding); mixed: count or suffix per row");
   flags.Int("tail-pad", &o.tail_pad,
             "Extra EOS padding per batch, uniform in 0..N, so answers learn to end inside "
             "longer canvases");

@@ -362,9 +362,55 @@ TEST_F(TrainTest, BernoulliMaskSamplingAlsoLearnsAndUnknownIsRefused) {
   o.mask_sampling = "uniform";
   StatusOr<TrainResult> bad = Train(o);
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.status().message().find("--mask-sampling must be count or bernoulli"),
-            std::string::npos)
+  EXPECT_NE(
+      bad.status().message().find("--mask-sampling must be count, bernoulli, suffix or mixed"),
+      std::string::npos)
       << bad.status().message();
+}
+
+// Suffix masks (the canvas of left-to-right constrained decoding) train; the even mix of
+// them with count masks learns the copy task: denoising left to right and greedy denoising
+// in any order both reproduce the training answers.
+TEST_F(TrainTest, SuffixAndMixedMaskSamplingLearnTheCopyTask) {
+  for (const char* sampling : {"suffix", "mixed"}) {
+    const std::string out = Root() + "/" + sampling;
+    TrainOptions o = TinyOptions(*tokenizer_, corpus_->path, out);
+    o.steps = 300;
+    o.warmup = 20;
+    o.lr = 3e-3;
+    o.mask_sampling = sampling;
+    StatusOr<TrainResult> r = Train(o);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    const double first = Mean(r->losses, 0, 10), last = Mean(r->losses, 290, 300);
+    std::printf("%s: loss first 10 steps %.4f, last 10 steps %.4f\n", sampling, first, last);
+    EXPECT_GT(first / last, 5.0) << sampling;
+
+    StatusOr<std::unique_ptr<DiffusionLm>> lm = DiffusionLm::Load(out);
+    ASSERT_TRUE(lm.ok()) << lm.status().ToString();
+    StatusOr<std::unique_ptr<Tokenizer>> tok = Tokenizer::Load(out);
+    ASSERT_TRUE(tok.ok()) << tok.status().ToString();
+    // Suffix masks alone do not learn this copy in 300 steps (0 of 20: only the rows whose
+    // k reaches the digits train them, and never with a digit on either side visible);
+    // docs/TRAINING.md has the measurements. Mixed masks copy both left to right (blocks
+    // of one token, the schema constraint's order) and in greedy any-order denoising.
+    if (std::string(sampling) == "suffix") continue;
+    for (int64_t block_length : {int64_t{1}, int64_t{0}}) {
+      GenerateOptions g = (*lm)->DefaultOptions();
+      g.sampler.gen_length = 8;
+      g.sampler.steps = 8;
+      g.sampler.block_length = block_length;
+      int correct = 0;
+      for (int i = 0; i < 20; ++i) {
+        const std::string& n = corpus_->numbers[static_cast<size_t>(i)];
+        StatusOr<GenerateResult> gen = (*lm)->Generate((*tok)->Encode(Prompt(n)), g);
+        ASSERT_TRUE(gen.ok()) << gen.status().ToString();
+        if ((*tok)->Decode(gen->ids) == n) ++correct;
+      }
+      std::printf("%s, block length %lld: greedy answers correct: %d/20\n", sampling,
+                  static_cast<long long>(block_length), correct);
+      EXPECT_GE(correct, 15) << sampling << ", block length " << block_length;
+    }
+  }
 }
 
 TEST_F(TrainTest, TokenizerWithoutMaskTokenIsRefused) {

@@ -11,7 +11,8 @@
 #   3. the result replaces models/builtin; quicksilver eval scores it on the held-out set.
 # Usage: scripts/train_builtin_model.sh [BUILD_DIR] [WORK_DIR]
 #   environment: STEPS, DRILL_STEPS, SEED, LR, WARMUP, BATCH, HIDDEN, LAYERS, HEADS, FFN,
-#   MAX_LEN, SAVE_EVERY, ORDER_TASKS, DOCS_TASKS, DRILL_TASKS, DOCS_REPEAT, INIT_FROM
+#   MAX_LEN, SAVE_EVERY, ORDER_TASKS, DOCS_TASKS, DRILL_TASKS, DOCS_REPEAT, INIT_FROM,
+#   MASK_SAMPLING (count, the default, bernoulli, suffix or mixed; both stages)
 # Rerunning with the same WORK_DIR continues an interrupted run (--resume).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,6 +22,7 @@ steps=${STEPS:-4000}
 drill_steps=${DRILL_STEPS:-6000}
 seed=${SEED:-1}
 lr=${LR:-1e-3}
+masks=(--mask-sampling "${MASK_SAMPLING:-count}")
 shape=(--hidden "${HIDDEN:-128}" --layers "${LAYERS:-4}" --heads "${HEADS:-4}" --ffn "${FFN:-352}")
 mkdir -p "$work"
 if [ ! -f "$work/corpus/corpus.jsonl" ]; then
@@ -46,14 +48,14 @@ if [ "$drill_steps" -gt 0 ] && [ -z "${INIT_FROM:-}" ]; then
   "$build/quicksilver" train --data "$work/corpus/drills.jsonl" --tokenizer "$work/corpus/tokenizer" \
     --out "$work/drills" --steps "$drill_steps" --seed "$seed" --batch 32 "${shape[@]}" \
     --lr "$lr" --warmup 30 --max-len 256 --tail-pad 16 --save-every 0 --agent-prompt compact \
-    "${resume[@]}"
+    "${masks[@]}" "${resume[@]}"
   init=(--init-from "$work/drills")
 fi
 [ -d "$work/model/train_state" ] && init=(--resume)
 "$build/quicksilver" train --data "$work/corpus/mix.jsonl" --tokenizer "$work/corpus/tokenizer" \
   --out "$work/model" --steps "$steps" --seed "$seed" --batch "${BATCH:-32}" "${shape[@]}" \
   --lr "$lr" --warmup "${WARMUP:-100}" --max-len "${MAX_LEN:-800}" \
-  --save-every "${SAVE_EVERY:-1000}" --agent-prompt compact "${init[@]}"
+  --save-every "${SAVE_EVERY:-1000}" --agent-prompt compact "${masks[@]}" "${init[@]}"
 rm -rf "$src/models/builtin"
 mkdir -p "$src/models/builtin"
 cp "$work/model"/{config.json,model.safetensors,tokenizer.json,tokenizer_config.json} "$src/models/builtin/"

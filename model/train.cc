@@ -279,23 +279,27 @@ at::Tensor MaskedLossSum(const Transformer& model, const BatchTensors& batch, in
     at::Tensor n = batch.response.sum(1);  // [B] int64
     at::Tensor k = at::clamp_max((t * n.to(at::kFloat)).floor().to(at::kLong) + 1, n);
     // count: the k response positions with the lowest u.
-    at::Tensor scores = u.masked_fill(batch.response.logical_not(), 2.0f);
-    at::Tensor rank = scores.argsort(/*dim=*/int64_t{1})
-                          .argsort(/*dim=*/int64_t{1});  // rank of each position in its row
-    at::Tensor random_k = (rank < k.view({b, 1})) & batch.response;
+    auto random_k = [&] {
+      at::Tensor scores = u.masked_fill(batch.response.logical_not(), 2.0f);
+      at::Tensor rank = scores.argsort(/*dim=*/int64_t{1})
+                            .argsort(/*dim=*/int64_t{1});  // rank of each position in its row
+      return (rank < k.view({b, 1})) & batch.response;
+    };
     // suffix: the last k positions (the response runs to the row's end), the canvas the
     // constrained sampler denoises: everything left of its frontier committed, all after it
     // masked (block diffusion's clean-prefix conditioning, Arriola et al. 2025, with
     // blocks of one token; the decoding order of the schema constraint).
-    at::Tensor position = at::arange(l, at::TensorOptions().dtype(at::kLong)).view({1, l});
-    at::Tensor last_k = (position >= (l - k).view({b, 1})) & batch.response;
+    auto last_k = [&] {
+      at::Tensor position = at::arange(l, at::TensorOptions().dtype(at::kLong)).view({1, l});
+      return (position >= (l - k).view({b, 1})) & batch.response;
+    };
     if (sampling == MaskSampling::kCount) {
-      masked = random_k;
+      masked = random_k();
     } else if (sampling == MaskSampling::kSuffix) {
-      masked = last_k;
+      masked = last_k();
     } else {  // mixed: each row one or the other, evenly
       at::Tensor suffix_row = at::rand({b}, gen, at::TensorOptions().dtype(at::kFloat)) < 0.5f;
-      masked = at::where(suffix_row.view({b, 1}), last_k, random_k);
+      masked = at::where(suffix_row.view({b, 1}), last_k(), random_k());
     }
     p = k.to(at::kFloat) / n.to(at::kFloat);
   } else {

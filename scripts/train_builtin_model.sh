@@ -12,7 +12,7 @@
 # Usage: scripts/train_builtin_model.sh [BUILD_DIR] [WORK_DIR]
 #   environment: STEPS, DRILL_STEPS, SEED, LR, WARMUP, BATCH, HIDDEN, LAYERS, HEADS, FFN,
 #   MAX_LEN, SAVE_EVERY, ORDER_TASKS, DOCS_TASKS, DRILL_TASKS, DOCS_REPEAT, INIT_FROM,
-#   MASK_SAMPLING (count, the default, bernoulli, suffix or mixed; both stages)
+#   MASK_SAMPLING (count, the default, bernoulli, suffix or mixed; both stages), VOCAB_SIZE
 # Rerunning with the same WORK_DIR continues an interrupted run (--resume).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,7 +28,8 @@ mkdir -p "$work"
 if [ ! -f "$work/corpus/corpus.jsonl" ]; then
   "$build/qs_make_corpus" --out "$work/corpus" --examples "$src/examples" --seed "$seed" \
     --order-tasks "${ORDER_TASKS:-8000}" --docs-tasks "${DOCS_TASKS:-3000}" \
-    --drill-tasks "${DRILL_TASKS:-30000}" --agent-prompt compact --spoken-names
+    --drill-tasks "${DRILL_TASKS:-30000}" --agent-prompt compact --spoken-names \
+    --vocab-size "${VOCAB_SIZE:-4096}"
 fi
 # Stage two sees the drills again, so copying from the question keeps its share, and the
 # document turns DOCS_REPEAT times: they are a few thousand long rows among ~50k short ones

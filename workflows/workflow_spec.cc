@@ -440,7 +440,12 @@ void CheckSchemaAt(const json& schema, const std::string& ptr, bool top,
     const json& v = it.value();
     const std::string at = ptr + "/" + PointerEscape(key);
     const std::string quoted = "\"" + key + "\"";
-    if (key == "type") {
+    if (key == "x-from-context") {  // quicksilver's own keyword (runtime/agent/context_values.h)
+      if (v != "words" && v != "sentences") {
+        out->push_back({at, "\"x-from-context\" must be \"words\" or \"sentences\", got " +
+                                v.dump()});
+      }
+    } else if (key == "type") {
       auto known = [](const json& t) {
         return t.is_string() &&
                std::count(SchemaTypeNames().begin(), SchemaTypeNames().end(), t.get<std::string>());
@@ -1126,7 +1131,7 @@ void Validator::ParseModel(const Entry& e) {
   }
   Fields f = ReadFields(e.value, "model",
                         {"path", "gen_length", "steps", "block_length", "threshold", "temperature",
-                         "seed", "max_tokens"});
+                         "seed", "max_tokens", "draft"});
   ModelSpec& m = spec_.model;
   if (String(f, "path", &m.path, false)) {
     m.resolved_path = m.path == "builtin" ? m.path : ResolvePath(m.path);
@@ -1156,6 +1161,7 @@ void Validator::ParseModel(const Entry& e) {
     m.temperature = d;
   }
   if (Int(f, "seed", &v, false, 0, INT64_MAX)) m.seed = v;
+  Bool(f, "draft", &m.draft, false);
   if (Int(f, "max_tokens", &v, false, 1, 1 << 24)) {
     m.max_tokens = static_cast<int>(v);
     if (m.max_tokens < m.gen_length) {

@@ -79,6 +79,9 @@ struct ModelSpec {
   double temperature = 0;
   int64_t seed = 0;
   int max_tokens = 4096;  // prompt + canvas tokens per generation, at most
+  // Each turn is first denoised without the constraint; the grammar keeps the draft's valid
+  // prefix and the constraint writes the rest (runtime/agent/diffusion_agent.h).
+  bool draft = true;
 };
 
 // The built-in retrieve tool over a folder of documents (tools/retrieval.h).
@@ -262,7 +265,8 @@ struct SchemaProblem {
 // Checks a JSON Schema's structure, not its full meaning: an object (or a boolean below the
 // top), "type" a known type name or a list of them, "properties" an object of schemas,
 // "required" an array of strings, subschema keywords holding schemas, numeric limits
-// holding numbers. Unknown keywords are allowed (JSON Schema ignores them). Returns every
+// holding numbers, "x-from-context" (runtime/agent/context_values.h) "words" or
+// "sentences". Unknown keywords are allowed (JSON Schema ignores them). Returns every
 // problem; empty when the schema passes.
 std::vector<SchemaProblem> CheckSchemaStructure(const nlohmann::json& schema);
 

@@ -10,6 +10,7 @@
 #include "model/tokenizer/chat_format.h"
 #include "model/tokenizer/tokenizer.h"
 #include "runtime/agent/agent_protocol.h"
+#include "runtime/agent/context_values.h"
 #include "runtime/json_schema/schema.h"
 #include "runtime/structured/json_grammar.h"
 #include "runtime/structured/schema_constraint.h"
@@ -53,6 +54,25 @@ std::vector<std::string> TokenBytesForGrammar(const model::Tokenizer& tokenizer)
   return bytes;
 }
 
+DraftPrefix ReadDraft(const std::shared_ptr<const structured::JsonGrammar>& grammar,
+                      const std::vector<std::string>& token_bytes,
+                      const std::vector<int32_t>& ids) {
+  DraftPrefix out;
+  structured::JsonMatcher reader(grammar);
+  for (int32_t id : ids) {
+    if (id < 0 || static_cast<size_t>(id) >= token_bytes.size()) break;
+    const std::string& bytes = token_bytes[static_cast<size_t>(id)];
+    if (bytes.empty() || !reader.AdvanceBytes(bytes)) break;
+    ++out.tokens;
+    out.bytes += bytes;
+    if (reader.IsComplete()) {
+      out.complete = true;
+      break;
+    }
+  }
+  return out;
+}
+
 model::ModelConfig RandomConfigFor(const model::Tokenizer& tokenizer) {
   model::ModelConfig c;
   c.arch = model::Architecture::kLlada;
@@ -84,8 +104,9 @@ DiffusionAgentModel::DiffusionAgentModel(std::unique_ptr<model::DiffusionLm> lm,
       tokenizer_(std::move(tokenizer)),
       chat_(std::move(chat)),
       name_(std::move(name)) {
+  token_bytes_ = TokenBytesForGrammar(*tokenizer_);
   matcher_ = std::make_unique<structured::TokenMatcher>(
-      TokenBytesForGrammar(*tokenizer_),
+      token_bytes_,
       std::vector<int32_t>{static_cast<int32_t>(lm_->config().eos_token_id)});
 }
 
@@ -136,9 +157,14 @@ StatusOr<std::shared_ptr<const structured::JsonGrammar>> DiffusionAgentModel::Gr
     const workflows::AgentRequest& request) {
   QS_ASSIGN_OR_RETURN(nlohmann::ordered_json schema,
                       TurnSchema(request.tools, request.answer_schema));
+  if (Status s = ResolveContextValues(request.messages, &schema); !s.ok()) {
+    return Status(s.code(), "node '" + request.node_id + "': the turn schema " + s.message());
+  }
   const std::string key = schema.dump();
   auto it = grammars_.find(key);
   if (it != grammars_.end()) return it->second;
+  // Schemas with values from the conversation differ from turn to turn: keep the cache small.
+  if (grammars_.size() >= kMaxCachedGrammars) grammars_.clear();
   StatusOr<json_schema::Schema> compiled = json_schema::Compile(schema);
   if (!compiled.ok()) {
     return Status(compiled.status().code(), "node '" + request.node_id +
@@ -154,8 +180,17 @@ StatusOr<std::shared_ptr<const structured::JsonGrammar>> DiffusionAgentModel::Gr
                                                "tools' schemas: " +
                                                grammar.status().message());
   }
-  grammars_.emplace(key, *grammar);
-  return *grammar;
+  // The grammar points into the compiled schema's nodes (number bounds, patterns): the
+  // pointer handed out owns both, so the schema lives as long as any user of the grammar.
+  struct SchemaAndGrammar {
+    json_schema::Schema schema;
+    std::shared_ptr<const structured::JsonGrammar> grammar;
+  };
+  auto both = std::make_shared<SchemaAndGrammar>(
+      SchemaAndGrammar{std::move(compiled).value(), std::move(grammar).value()});
+  std::shared_ptr<const structured::JsonGrammar> owning(both, both->grammar.get());
+  grammars_.emplace(key, owning);
+  return owning;
 }
 
 StatusOr<workflows::AgentResponse> DiffusionAgentModel::Generate(
@@ -182,18 +217,21 @@ StatusOr<workflows::AgentResponse> DiffusionAgentModel::Generate(
 
   model::GenerateOptions options = lm_->DefaultOptions();
   model::SamplerConfig& sc = options.sampler;
-  sc.gen_length = spec.gen_length;
-  sc.steps = std::min<int64_t>(spec.steps, spec.gen_length);
   sc.temperature = spec.temperature;
   sc.seed = static_cast<uint64_t>(spec.seed);
-  if (sc.kind == model::SamplerKind::kDream) {
-    sc.block_length = 0;  // Dream denoises the whole answer at once
-  } else {
+  // The schedule of a canvas of `gen_length` tokens.
+  auto set_schedule = [&](int64_t gen_length) {
+    sc.gen_length = gen_length;
+    sc.steps = std::min<int64_t>(spec.steps, gen_length);
+    if (sc.kind == model::SamplerKind::kDream) {
+      sc.block_length = 0;  // Dream denoises the whole answer at once
+      return;
+    }
     sc.block_length =
-        spec.block_length > 0 && spec.gen_length % spec.block_length == 0 ? spec.block_length : 0;
+        spec.block_length > 0 && gen_length % spec.block_length == 0 ? spec.block_length : 0;
     if (sc.block_length > 0) {
       // Steps split evenly over the blocks.
-      const int64_t blocks = spec.gen_length / sc.block_length;
+      const int64_t blocks = gen_length / sc.block_length;
       sc.steps = std::max<int64_t>(blocks, sc.steps / blocks * blocks);
     }
     if (spec.threshold) {
@@ -201,12 +239,58 @@ StatusOr<workflows::AgentResponse> DiffusionAgentModel::Generate(
       sc.threshold = *spec.threshold;
       constraint.SetParallelThreshold(*spec.threshold);
     }
+  };
+  set_schedule(spec.gen_length);
+
+  // Draft first (ModelSpec::draft): the sampler denoises the turn in its own order, without
+  // the constraint, and the grammar reads the draft. A complete valid turn is the answer; else
+  // its longest valid prefix (whole tokens) stays as the start of the turn and the constraint
+  // writes the rest from there. The turn is valid either way, and the model's decisions
+  // (which tool, which value) are made with the whole canvas in view rather than at the
+  // first masked token with everything after it still masked.
+  std::vector<int32_t> prefix;
+  bool draft_complete = false;
+  int64_t draft_calls = 0;
+  double draft_seconds = 0;
+  if (spec.draft) {
+    StatusOr<model::GenerateResult> draft = lm_->Generate(prompt, options, nullptr);
+    if (!draft.ok()) {
+      return Status(draft.status().code(), "node '" + request.node_id +
+                                               "': the draft failed: " + draft.status().message());
+    }
+    draft_calls = draft->model_calls;
+    draft_seconds = draft->seconds;
+    const DraftPrefix valid = ReadDraft(grammar, token_bytes_, draft->ids);
+    prefix.assign(draft->ids.begin(), draft->ids.begin() + static_cast<int64_t>(valid.tokens));
+    draft_complete = valid.complete;
+    if (!draft_complete) {
+      const int64_t room = spec.gen_length - static_cast<int64_t>(prefix.size());
+      if (!constraint.StartAfter(valid.bytes).ok() || !constraint.CheckBudget(room).ok()) {
+        // No room to finish after this prefix: start over under the constraint.
+        prefix.clear();
+        constraint = structured::SchemaConstraint(matcher_.get(), grammar, eos);
+      }
+      set_schedule(spec.gen_length - static_cast<int64_t>(prefix.size()));
+    }
   }
-  StatusOr<model::GenerateResult> r = lm_->Generate(prompt, options, &constraint);
-  if (!r.ok()) {
-    return Status(r.status().code(),
-                  "node '" + request.node_id + "': generation failed: " + r.status().message());
+
+  model::GenerateResult result;
+  if (draft_complete) {
+    result.ids = prefix;
+  } else {
+    std::vector<int32_t> constrained_prompt = prompt;
+    constrained_prompt.insert(constrained_prompt.end(), prefix.begin(), prefix.end());
+    StatusOr<model::GenerateResult> r = lm_->Generate(constrained_prompt, options, &constraint);
+    if (!r.ok()) {
+      return Status(r.status().code(),
+                    "node '" + request.node_id + "': generation failed: " + r.status().message());
+    }
+    result = std::move(r).value();
+    result.ids.insert(result.ids.begin(), prefix.begin(), prefix.end());
   }
+  result.model_calls += draft_calls;
+  result.seconds += draft_seconds;
+  const model::GenerateResult* r = &result;
   const std::string text = tokenizer_->Decode(r->ids);
   StatusOr<workflows::AgentResponse> response = ParseTurn(text);
   if (!response.ok()) {

@@ -5,8 +5,11 @@
 //   Executor executor(spec, {.model = model->get()});
 //
 // Per turn: the conversation is rendered in the checkpoint's chat format and tokenized;
-// the turn schema (tools' parameter schemas + the answer schema) is compiled to a grammar
-// (cached per schema); the canvas of ModelSpec::gen_length tokens is denoised under the
+// the turn schema (tools' parameter schemas + the answer schema, with "x-from-context"
+// resolved against the conversation: context_values.h) is compiled to a grammar (cached
+// per schema); with ModelSpec::draft the canvas is first denoised without the constraint
+// and the grammar keeps the draft's longest valid prefix (all of it when it is a complete
+// turn); the rest of the canvas of ModelSpec::gen_length tokens is denoised under the
 // SchemaConstraint with the ModelSpec's schedule (threshold: Fast-dLLM parallel decoding,
 // else LLaDA's fixed steps; Dream checkpoints use Dream's sampler); the text is parsed
 // back. Errors say what to change: a prompt over ModelSpec::max_tokens, a gen_length too
@@ -81,7 +84,9 @@ class DiffusionAgentModel : public workflows::AgentModel {
   std::unique_ptr<model::Tokenizer> tokenizer_;
   std::unique_ptr<model::ChatFormat> chat_;
   PromptStyle prompt_style_ = PromptStyle::kFull;
+  std::vector<std::string> token_bytes_;  // per token id, for reading drafts
   std::unique_ptr<structured::TokenMatcher> matcher_;
+  static constexpr size_t kMaxCachedGrammars = 64;
   std::map<std::string, std::shared_ptr<const structured::JsonGrammar>> grammars_;
   std::string name_;
   TurnReport last_turn_;
@@ -94,6 +99,18 @@ std::unique_ptr<model::DiffusionLm> RandomModelFor(const model::Tokenizer& token
                                                    uint64_t seed);
 // RandomModelFor's config: its small shape, the vocabulary size and the mask / EOS ids.
 model::ModelConfig RandomConfigFor(const model::Tokenizer& tokenizer);
+
+// How much of an unconstrained draft (token ids, EOS cut off) a turn grammar accepts: the
+// longest prefix of whole tokens, its bytes, and whether it is a complete document (reading
+// stops there). Special tokens (no bytes) and ids outside token_bytes end the prefix.
+struct DraftPrefix {
+  size_t tokens = 0;
+  std::string bytes;
+  bool complete = false;
+};
+DraftPrefix ReadDraft(const std::shared_ptr<const structured::JsonGrammar>& grammar,
+                      const std::vector<std::string>& token_bytes,
+                      const std::vector<int32_t>& ids);
 
 // Every token's bytes for the grammar matcher; special tokens (<|im_end|>, ...) get none,
 // so they are never part of a document.

@@ -161,6 +161,8 @@ class JsonMatcher {
 
 class JsonGrammar {
  public:
+  // The grammar refers to `schema`'s nodes: keep the schema alive as long as the grammar
+  // and every matcher on it.
   static StatusOr<std::shared_ptr<const JsonGrammar>> Compile(const json_schema::Schema& schema,
                                                               GrammarMode mode);
   GrammarMode mode() const { return mode_; }

@@ -33,6 +33,14 @@ SchemaConstraint::SchemaConstraint(TokenMatcher* matcher,
   mask_.resize(static_cast<size_t>(matcher_->mask_words()));
 }
 
+Status SchemaConstraint::StartAfter(std::string_view bytes) {
+  if (!state_.AdvanceBytes(bytes)) {
+    return InvalidArgument("the schema does not accept a document starting with '" +
+                           std::string(bytes) + "'");
+  }
+  return Status::Ok();
+}
+
 Status SchemaConstraint::CheckBudget(int64_t tokens) const {
   const int64_t need = state_.MinBytesToClose();
   if (need >= JsonMatcher::kUnreachable) {

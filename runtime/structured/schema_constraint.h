@@ -16,6 +16,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "model/constraint.h"
@@ -37,6 +38,11 @@ class SchemaConstraint : public model::Constraint {
   // generations on one thread. eos_id: the token the sampler fills the rest with.
   SchemaConstraint(TokenMatcher* matcher, std::shared_ptr<const JsonGrammar> grammar,
                    int32_t eos_id);
+
+  // Starts the document with `bytes` already written (tokens the caller puts before the
+  // canvas, e.g. a draft's grammar-valid prefix). InvalidArgument when the grammar rejects
+  // them. Call before generating.
+  Status StartAfter(std::string_view bytes);
 
   // Whether the shortest document fits in `tokens`; the message has the numbers.
   Status CheckBudget(int64_t tokens) const;

@@ -3,13 +3,16 @@
 // the constraint alone).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <set>
 #include <fstream>
 
 #include "model/bench.h"
 #include "model/tokenizer/chat_format.h"
 #include "model/tokenizer/tokenizer.h"
 #include "runtime/agent/agent_protocol.h"
+#include "runtime/agent/context_values.h"
 #include "runtime/agent/diffusion_agent.h"
 #include "runtime/json_schema/schema.h"
 #include "runtime/json_schema/validator.h"
@@ -34,6 +37,18 @@ std::vector<tools::ToolSpec> ShopTools() {
       {"track_shipment", "Track a shipment.",
        json::parse(R"({"type":"object","properties":{"tracking_id":{"type":"string",
          "maxLength":16}},"required":["tracking_id"],"additionalProperties":false})")},
+  };
+}
+
+// A conversation with values in every place the agent reads from, and one it must not.
+std::vector<workflows::ChatMessage> ShopConversation() {
+  return {
+      {"system", "You help customers. Example order: Z9999.", {}, "", ""},
+      {"user", "Where is my order A1001? I am bob, thanks!", {}, "", ""},
+      {"assistant", "", {{"call_1", "get_order", {{"order_id", "A1001"}}}}, "", ""},
+      {"tool",
+       R"({"order_id":"A1001","tracking_id":"TRK-5521","note":"Shipped today. Arrives soon!\nCall us."})",
+       {}, "call_1", "get_order"},
   };
 }
 
@@ -291,6 +306,75 @@ TEST(DiffusionAgentModelTest, RandomModelTurnsAreAlwaysValid) {
   EXPECT_EQ(calls + answers, 6);
 }
 
+TEST(DiffusionAgentModelTest, ReadDraftKeepsTheLongestValidPrefixOfWholeTokens) {
+  StatusOr<std::unique_ptr<model::Tokenizer>> tok =
+      model::Tokenizer::Load(std::string(QS_SHARED_DIR) + "/fixtures/tokenizers/qwen2");
+  ASSERT_TRUE(tok.ok());
+  const std::vector<std::string> bytes = TokenBytesForGrammar(**tok);
+  std::vector<tools::ToolSpec> tools = ShopTools();
+  tools[0].parameters["properties"]["order_id"]["x-from-context"] = "words";
+  StatusOr<nlohmann::ordered_json> turn = TurnSchema(tools, json());
+  ASSERT_TRUE(turn.ok());
+  ASSERT_TRUE(ResolveContextValues(ShopConversation(), &*turn).ok());
+  StatusOr<json_schema::Schema> schema = json_schema::Compile(*turn);
+  ASSERT_TRUE(schema.ok());
+  StatusOr<std::shared_ptr<const structured::JsonGrammar>> grammar =
+      structured::JsonGrammar::Compile(*schema, structured::GrammarMode::kGenerate);
+  ASSERT_TRUE(grammar.ok());
+
+  // A complete valid turn: all of it; tokens after it are not read.
+  const std::string call = R"({"tool":"get_order","arguments":{"order_id":"A1001"}})";
+  std::vector<int32_t> ids = (*tok)->Encode(call + " and more");
+  DraftPrefix d = ReadDraft(*grammar, bytes, ids);
+  EXPECT_TRUE(d.complete);
+  EXPECT_EQ(d.bytes, call);
+  EXPECT_EQ(d.tokens, (*tok)->Encode(call).size());
+
+  // An id that is not in the conversation: the prefix stops at the first token that leaves
+  // the enum, on a token boundary.
+  ids = (*tok)->Encode(R"({"tool":"get_order","arguments":{"order_id":"A1002"}})");
+  d = ReadDraft(*grammar, bytes, ids);
+  EXPECT_FALSE(d.complete);
+  EXPECT_EQ(d.bytes.rfind(R"({"tool":"get_order","arguments":{"order_id":")", 0), 0u) << d.bytes;
+  EXPECT_LT(d.bytes.size(), std::string(R"({"tool":"get_order","arguments":{"order_id":"A1002)").size());
+  EXPECT_EQ(d.bytes, (*tok)->Decode(std::vector<int32_t>(ids.begin(), ids.begin() + d.tokens)));
+
+  // Free text and special tokens end it at once.
+  EXPECT_EQ(ReadDraft(*grammar, bytes, (*tok)->Encode("Sure! {\"tool\"")).tokens, 0u);
+  EXPECT_EQ(ReadDraft(*grammar, bytes, {(*tok)->TokenId("<|im_end|>")}).tokens, 0u);
+  EXPECT_EQ(ReadDraft(*grammar, bytes, {static_cast<int32_t>(bytes.size()) + 5}).tokens, 0u);
+}
+
+TEST(DiffusionAgentModelTest, DraftedTurnsAreValidToo) {
+  StatusOr<std::unique_ptr<DiffusionAgentModel>> model =
+      DiffusionAgentModel::Random(std::string(QS_SHARED_DIR) + "/fixtures/tokenizers/qwen2", 4);
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  const std::vector<tools::ToolSpec> tools = ShopTools();
+  Compiled c = CompileTurn(tools, json());
+  for (bool draft : {true, false}) {
+    workflows::ModelSpec spec;
+    spec.gen_length = 48;
+    spec.steps = 24;
+    spec.block_length = 16;
+    spec.threshold = 0.9;
+    spec.temperature = 1.0;
+    spec.draft = draft;
+    workflows::AgentRequest request;
+    request.node_id = "support";
+    request.tools = tools;
+    request.model = &spec;
+    request.messages = {{"user", "Where is my order A1001?", {}, "", ""}};
+    for (int seed = 1; seed <= 4; ++seed) {
+      spec.seed = seed;
+      StatusOr<workflows::AgentResponse> r = (*model)->Generate(request);
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      const std::string text = (*model)->last_turn().text;
+      EXPECT_TRUE(json_schema::Validate(*c.schema, json::parse(text)).ok()) << text;
+      EXPECT_GT(r->stats.model_calls, 0);
+    }
+  }
+}
+
 TEST(DiffusionAgentModelTest, BudgetsFailBeforeGenerating) {
   StatusOr<std::unique_ptr<DiffusionAgentModel>> model =
       DiffusionAgentModel::Random(std::string(QS_SHARED_DIR) + "/fixtures/tokenizers/qwen2", 1);
@@ -313,6 +397,110 @@ TEST(DiffusionAgentModelTest, BudgetsFailBeforeGenerating) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("max_tokens = 40"), std::string::npos)
       << r.status().message();
+}
+
+TEST(ContextValuesTest, WordsAndSentencesComeFromUserMessagesAndToolResults) {
+  const std::vector<std::string> texts = ContextTexts(ShopConversation());
+  const std::vector<std::string> words = ContextWords(texts);
+  auto has = [](const std::vector<std::string>& v, const std::string& s) {
+    return std::find(v.begin(), v.end(), s) != v.end();
+  };
+  for (const char* w : {"Where", "A1001", "bob", "TRK-5521", "Call"}) {
+    EXPECT_TRUE(has(words, w)) << w;
+  }
+  EXPECT_FALSE(has(words, "Z9999")) << "the system message is not the conversation";
+  EXPECT_FALSE(has(words, "A1001?")) << "end punctuation is trimmed";
+  EXPECT_FALSE(has(words, "order_id")) << "JSON keys are not values";
+  EXPECT_EQ(std::count(words.begin(), words.end(), "A1001"), 1) << "distinct";
+  const std::vector<std::string> sentences = ContextSentences(texts);
+  EXPECT_EQ(sentences, (std::vector<std::string>{"Where is my order A1001?", "I am bob, thanks!",
+                                                 "A1001", "TRK-5521", "Shipped today.",
+                                                 "Arrives soon!", "Call us."}));
+}
+
+TEST(ContextValuesTest, KeywordBecomesTheEnumOfAcceptedCandidates) {
+  nlohmann::ordered_json schema = nlohmann::ordered_json::parse(R"({"type":"object","properties":{
+    "order_id":{"type":"string","pattern":"^[A-Z][0-9]{4}$","x-from-context":"words"},
+    "tracking_id":{"type":"string","pattern":"^TRK-[0-9]{4,6}$","x-from-context":"words"},
+    "note":{"type":"string","x-from-context":"sentences","maxLength":14},
+    "x-from-context":{"type":"string"}}})");
+  ASSERT_TRUE(ResolveContextValues(ShopConversation(), &schema).ok());
+  const auto& p = schema["properties"];
+  EXPECT_EQ(json::parse(p["order_id"]["enum"].dump()), json::array({"A1001"}));
+  EXPECT_EQ(json::parse(p["tracking_id"]["enum"].dump()), json::array({"TRK-5521"}));
+  EXPECT_EQ(json::parse(p["note"]["enum"].dump()),
+            json::array({"A1001", "TRK-5521", "Shipped today.", "Arrives soon!", "Call us."}));
+  EXPECT_FALSE(p["order_id"].contains("x-from-context"));
+  EXPECT_EQ(json::parse(p["x-from-context"].dump()), json::parse(R"({"type":"string"})")) << "a property, untouched";
+
+  // Nothing in the conversation fits: the keyword goes, the value is free within its schema.
+  nlohmann::ordered_json none = nlohmann::ordered_json::parse(
+      R"({"type":"string","pattern":"^[0-9]{9}$","x-from-context":"words"})");
+  ASSERT_TRUE(ResolveContextValues(ShopConversation(), &none).ok());
+  EXPECT_EQ(none, nlohmann::ordered_json::parse(R"({"type":"string","pattern":"^[0-9]{9}$"})"));
+
+  nlohmann::ordered_json bad = nlohmann::ordered_json::parse(
+      R"({"properties":{"a/b":{"type":"string","x-from-context":"word"}}})");
+  Status s = ResolveContextValues(ShopConversation(), &bad);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(),
+            "/properties/a~1b/x-from-context: must be \"words\" or \"sentences\", got \"word\"");
+}
+
+TEST(ContextValuesTest, TheGrammarOnlyWritesValuesFromTheConversation) {
+  std::vector<tools::ToolSpec> tools = ShopTools();
+  tools[0].parameters["properties"]["order_id"]["x-from-context"] = "words";
+  const json answer_schema = json::parse(R"({"type":"object","properties":{
+    "answer":{"anyOf":[{"type":"string","x-from-context":"sentences"},
+                       {"const":"The documents do not say; I do not know."}]}},
+    "required":["answer"],"additionalProperties":false})");
+  StatusOr<nlohmann::ordered_json> turn = TurnSchema(tools, answer_schema);
+  ASSERT_TRUE(turn.ok());
+  ASSERT_TRUE(ResolveContextValues(ShopConversation(), &*turn).ok());
+  StatusOr<json_schema::Schema> schema = json_schema::Compile(*turn);
+  ASSERT_TRUE(schema.ok()) << schema.status().ToString();
+  StatusOr<std::shared_ptr<const structured::JsonGrammar>> grammar =
+      structured::JsonGrammar::Compile(*schema, structured::GrammarMode::kGenerate);
+  ASSERT_TRUE(grammar.ok()) << grammar.status().ToString();
+  Compiled c{std::move(schema).value(), *grammar};
+  EXPECT_TRUE(GrammarAccepts(c, R"({"tool":"get_order","arguments":{"order_id":"A1001"}})"));
+  EXPECT_FALSE(GrammarAccepts(c, R"({"tool":"get_order","arguments":{"order_id":"A1002"}})"));
+  EXPECT_TRUE(GrammarAccepts(c, R"({"answer":{"answer":"Shipped today."}})"));
+  EXPECT_TRUE(GrammarAccepts(c, R"({"answer":{"answer":"The documents do not say; I do not know."}})"));
+  EXPECT_FALSE(GrammarAccepts(c, R"({"answer":{"answer":"Shipped yesterday."}})"));
+}
+
+TEST(DiffusionAgentModelTest, RandomModelCopiesTheOnlyIdInTheConversation) {
+  StatusOr<std::unique_ptr<DiffusionAgentModel>> model =
+      DiffusionAgentModel::Random(std::string(QS_SHARED_DIR) + "/fixtures/tokenizers/qwen2", 5);
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  std::vector<tools::ToolSpec> tools = ShopTools();
+  tools.resize(1);  // get_order only
+  tools[0].parameters["properties"]["order_id"]["x-from-context"] = "words";
+  workflows::ModelSpec spec;
+  spec.gen_length = 64;  // room for one call, not for two, nor for the long answer
+  spec.steps = 64;
+  spec.temperature = 1.0;
+  workflows::AgentRequest request;
+  request.node_id = "support";
+  request.tools = tools;
+  request.answer_schema = json::parse(R"({"type":"string","minLength":100})");
+  request.model = &spec;
+  request.messages = {{"user", "Is order B7310 late? Not A1001, that one came.", {}, "", ""}};
+  int calls = 0;
+  std::set<std::string> ids;
+  for (int seed = 1; seed <= 8; ++seed) {
+    spec.seed = seed;
+    StatusOr<workflows::AgentResponse> r = (*model)->Generate(request);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    for (const workflows::AgentToolCall& call : r->tool_calls) {
+      ++calls;
+      ids.insert(call.arguments["order_id"].get<std::string>());
+    }
+  }
+  EXPECT_EQ(calls, 8) << "only a call fits the canvas";
+  EXPECT_FALSE(ids.empty());
+  for (const std::string& id : ids) EXPECT_TRUE(id == "B7310" || id == "A1001") << id;
 }
 
 }  // namespace

@@ -445,7 +445,10 @@ TEST(WorkflowSpec, SchemaCheckerHook) {
 TEST(WorkflowSpec, CheckSchemaStructureReportsPointers) {
   nlohmann::json schema = nlohmann::json::parse(R"({
     "type": "object",
-    "properties": {"a": {"type": ["string", "nul"]}, "b": true, "c": {"items": 3}},
+    "properties": {"a": {"type": ["string", "nul"]}, "b": true, "c": {"items": 3},
+                   "d": {"type": "string", "x-from-context": "word"},
+                   "e": {"type": "string", "x-from-context": "sentences"},
+                   "x-from-context": {"type": "string"}},
     "required": "a",
     "anyOf": [],
     "maxLength": 1.5
@@ -454,7 +457,9 @@ TEST(WorkflowSpec, CheckSchemaStructureReportsPointers) {
   std::vector<std::string> pointers;
   for (const SchemaProblem& p : problems) pointers.push_back(p.pointer);
   EXPECT_EQ(pointers, (std::vector<std::string>{"/anyOf", "/maxLength", "/properties/a/type",
-                                                "/properties/c/items", "/required"}));
+                                                "/properties/c/items",
+                                                "/properties/d/x-from-context", "/required"}));
+  EXPECT_EQ(problems[4].message, "\"x-from-context\" must be \"words\" or \"sentences\", got \"word\"");
   EXPECT_EQ(CheckSchemaStructure(true).size(), 1u);  // the top must be an object
   EXPECT_TRUE(CheckSchemaStructure(nlohmann::json::object()).empty());
 }

@@ -60,10 +60,11 @@ echo "$out" | grep -q '"status": "finished"' && echo "$out" | grep -q '"carrier"
 #    over Qwen2's tokenizer: the text is nonsense, but every turn is a valid tool call or
 #    answer, the tools run over HTTP, and hitting max_rounds is a reported outcome.
 qwen2=$shared/fixtures/tokenizers/qwen2
-agent_yaml() {  # seed -> a smaller, sampled copy of order_support.yaml on our port
-  sed -e "s/127.0.0.1:8765/127.0.0.1:$port/g" -e 's/gen_length: 64/gen_length: 48/' \
-    -e 's/steps: 32/steps: 48/' -e 's/block_length: 32/block_length: 16/' \
-    -e 's/temperature: 0/temperature: 1.0/' -e "s/seed: 7/seed: $1/" \
+agent_yaml() {  # seed -> a sampled copy of order_support.yaml on our port, every turn
+  # constrained from its first token (no draft: a random model's drafts are noise)
+  sed -e "s/127.0.0.1:8765/127.0.0.1:$port/g" \
+    -e 's/steps: 32/steps: 64/' -e 's/block_length: 32/block_length: 16/' \
+    -e 's/temperature: 0/temperature: 1.0\n  draft: false/' -e "s/seed: 7/seed: $1/" \
     "$src/examples/order_support.yaml" >"$work/support_$1.yaml"
   echo "$work/support_$1.yaml"
 }

@@ -306,6 +306,9 @@ StatusOr<workflows::AgentResponse> DiffusionAgentModel::Generate(
   last_turn_.model_calls = r->model_calls;
   last_turn_.constraint_ms = st.constraint_seconds * 1000.0;
   last_turn_.model_ms = std::max(0.0, r->seconds - st.constraint_seconds) * 1000.0;
+  last_turn_.drafted = spec.draft;
+  last_turn_.draft_kept = static_cast<int64_t>(prefix.size());
+  last_turn_.draft_complete = draft_complete;
   last_turn_.text = text;
   workflows::GenerationStats& stats = response->stats;
   stats.model_name = name_;

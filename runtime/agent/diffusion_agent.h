@@ -50,6 +50,9 @@ struct TurnReport {
   int64_t model_calls = 0;
   double constraint_ms = 0;
   double model_ms = 0;
+  bool drafted = false;        // ModelSpec::draft: an unconstrained draft came first
+  int64_t draft_kept = 0;      // tokens of the draft the grammar kept
+  bool draft_complete = false; // the draft was a complete valid turn (no constrained pass)
   std::string text;  // the turn as generated
 };
 

@@ -140,16 +140,23 @@ int RunBenchAgent(const std::vector<std::string>& args) {
               workflow = std::string(QS_SOURCE_DIR) + "/examples/order_support.yaml",
               node_id = "support";
   int64_t repeats = 20;
+  std::string draft = "workflow";
   FlagSet flags(cmd,
                 "Time one agent round: the first turn of a workflow's agent node (default\n"
                 "examples/order_support.yaml: three tools in the prompt, a tool call out),\n"
                 "with the workflow's model settings, for a fixed set of questions.");
+  flags.String("draft", &draft,
+               "workflow (its model.draft), on, off, or both (each round timed both ways, "
+               "interleaved, and the ratio printed)");
   flags.String("model", &model_path, "Checkpoint folder, 'builtin' or 'random'");
   flags.String("tokenizer", &tokenizer_dir, "Tokenizer folder for --model random");
   flags.String("workflow", &workflow, "Workflow file");
   flags.String("node", &node_id, "Its agent node");
   flags.Int("repeats", &repeats, "Rounds timed (questions cycle)");
   if (int exit_code = ParseFlags(flags, args); exit_code >= 0) return exit_code;
+  if (draft != "workflow" && draft != "on" && draft != "off" && draft != "both") {
+    return UsageError(cmd, "--draft must be workflow, on, off or both, got '" + draft + "'");
+  }
   StatusOr<workflows::WorkflowSpec> spec = workflows::LoadWorkflowFile(workflow);
   if (!spec.ok()) return Failure(cmd, spec.status().ToString());
   const workflows::NodeSpec* node = spec->FindNode(node_id);
@@ -160,9 +167,14 @@ int RunBenchAgent(const std::vector<std::string>& args) {
   StatusOr<std::unique_ptr<agent::DiffusionAgentModel>> model =
       LoadCliAgentModel(model_path, tokenizer_dir, 0);
   if (!model.ok()) return Failure(cmd, model.status().ToString());
+  std::vector<bool> modes;  // the draft setting of each timed variant
+  if (draft == "workflow") modes = {spec->model.draft};
+  if (draft == "on" || draft == "both") modes.push_back(true);
+  if (draft == "off" || draft == "both") modes.push_back(false);
+  std::vector<workflows::ModelSpec> settings(modes.size(), spec->model);
+  for (size_t m = 0; m < modes.size(); ++m) settings[m].draft = modes[m];
   workflows::AgentRequest request;
   request.node_id = node_id;
-  request.model = &spec->model;
   request.answer_schema = agent_node.answer_schema;
   for (const std::string& name : agent_node.tools)
     request.tools.push_back(spec->FindTool(name)->spec());
@@ -170,34 +182,52 @@ int RunBenchAgent(const std::vector<std::string>& args) {
                                               "Track TRK-9012 please.", "What have I ordered?",
                                               "Can you check order C3002 for me?"};
   PrintMachine();
-  std::vector<double> ms;
-  int64_t prompt_tokens = 0, output_tokens = 0, calls = 0, forced = 0;
+  struct Figures {
+    std::vector<double> ms;
+    int64_t prompt_tokens = 0, output_tokens = 0, calls = 0, forced = 0, complete_drafts = 0;
+  };
+  std::vector<Figures> figures(modes.size());
   for (int64_t i = 0; i < repeats + 1; ++i) {
     const std::string& q = questions[static_cast<size_t>(i) % questions.size()];
     request.messages = {{"system", agent_node.system, {}, "", ""},
                         {"user", "Customer account: alice\nQuestion: " + q + "\n", {}, "", ""}};
-    const auto start = std::chrono::steady_clock::now();
-    StatusOr<workflows::AgentResponse> r = (*model)->Generate(request);
-    const double elapsed =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    if (!r.ok()) return Failure(cmd, r.status().ToString());
-    if (i == 0) continue;  // warm-up: first-visit masks, allocator
-    ms.push_back(elapsed);
-    prompt_tokens += r->stats.input_tokens;
-    output_tokens += r->stats.output_tokens;
-    calls += r->stats.model_calls;
-    forced += r->stats.forced_tokens;
+    for (size_t m = 0; m < modes.size(); ++m) {
+      request.model = &settings[m];
+      const auto start = std::chrono::steady_clock::now();
+      StatusOr<workflows::AgentResponse> r = (*model)->Generate(request);
+      const double elapsed =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+              .count();
+      if (!r.ok()) return Failure(cmd, r.status().ToString());
+      if (i == 0) continue;  // warm-up: first-visit masks, allocator
+      Figures& f = figures[m];
+      f.ms.push_back(elapsed);
+      f.prompt_tokens += r->stats.input_tokens;
+      f.output_tokens += r->stats.output_tokens;
+      f.calls += r->stats.model_calls;
+      f.forced += r->stats.forced_tokens;
+      f.complete_drafts += (*model)->last_turn().draft_complete ? 1 : 0;
+    }
   }
-  std::sort(ms.begin(), ms.end());
-  const double n = static_cast<double>(ms.size());
   std::printf("workflow %s, node %s, model %s (gen_length %d, block %d, threshold %s)\n",
               workflow.c_str(), node_id.c_str(), model_path.c_str(), spec->model.gen_length,
               spec->model.block_length,
               spec->model.threshold ? std::to_string(*spec->model.threshold).c_str() : "none");
-  std::printf("per round: prompt %.0f tokens, turn %.1f tokens (%.1f forced), %.1f model calls\n",
-              prompt_tokens / n, output_tokens / n, forced / n, calls / n);
-  std::printf("round latency: p50 %.1f ms, p90 %.1f ms, min %.1f ms over %zu rounds\n",
-              ms[ms.size() / 2], ms[static_cast<size_t>(0.9 * (n - 1))], ms.front(), ms.size());
+  std::vector<double> p50(modes.size());
+  for (size_t m = 0; m < modes.size(); ++m) {
+    Figures& f = figures[m];
+    std::sort(f.ms.begin(), f.ms.end());
+    const double n = static_cast<double>(f.ms.size());
+    p50[m] = f.ms[f.ms.size() / 2];
+    std::printf("draft %s: per round: prompt %.0f tokens, turn %.1f tokens (%.1f forced), %.1f "
+                "model calls, %lld of %zu drafts complete\n",
+                modes[m] ? "on" : "off", f.prompt_tokens / n, f.output_tokens / n, f.forced / n,
+                f.calls / n, static_cast<long long>(f.complete_drafts), f.ms.size());
+    std::printf("draft %s: round latency: p50 %.1f ms, p90 %.1f ms, min %.1f ms over %zu rounds\n",
+                modes[m] ? "on" : "off", p50[m], f.ms[static_cast<size_t>(0.9 * (n - 1))],
+                f.ms.front(), f.ms.size());
+  }
+  if (modes.size() == 2) std::printf("p50 ratio draft on / off: %.2fx\n", p50[0] / p50[1]);
   return kExitOk;
 }
 

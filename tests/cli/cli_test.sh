@@ -64,6 +64,9 @@ if [ -n "$shared" ]; then
   # bench constraint: both paths run on a small random model over Qwen2's vocabulary.
   check bench-constraint 0 "^constrained / unconstrained step: [0-9.]+x" -- bench constraint --tokenizer "$tok" --schema "$data/order_call.json" --prompt-tokens 16 --gen-length 64 --repeats 1
   check bench-constraint-shape 2 "shape must be small or dream-7b" -- bench constraint --tokenizer "$tok" --schema "$data/order_call.json" --shape huge
+  # bench agent: both draft settings timed on the example workflow over a random model.
+  check bench-agent-draft-both 0 "^p50 ratio draft on / off: [0-9.]+x" -- bench agent --model random --tokenizer "$tok" --draft both --repeats 2
+  check bench-agent-draft-bad 2 "draft must be workflow, on, off or both" -- bench agent --model random --tokenizer "$tok" --draft maybe
 fi
 # bench denoise: the LM head over every position gives the same answer as over the rows a
 # step reads.

@@ -56,6 +56,9 @@ struct GenerationStats {
   int denoising_steps = 0;
   int64_t model_calls = 0;
   int64_t forced_tokens = 0;  // committed by the grammar without a model call
+  // ModelSpec::draft: tokens of the unconstrained draft kept (its grammar-valid prefix; all
+  // of it when the draft was a complete valid turn); -1 when no draft was made.
+  int64_t draft_kept_tokens = -1;
   double constraint_ms = 0;   // time in the constraint (masks, forcing)
   double latency_ms = 0;
 };

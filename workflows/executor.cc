@@ -180,6 +180,7 @@ json AgentResponseToJson(const AgentResponse& response) {
             {"denoising_steps", response.stats.denoising_steps},
             {"model_calls", response.stats.model_calls},
             {"forced_tokens", response.stats.forced_tokens},
+            {"draft_kept_tokens", response.stats.draft_kept_tokens},
             {"constraint_ms", response.stats.constraint_ms},
             {"latency_ms", response.stats.latency_ms}}}};
 }
@@ -202,6 +203,7 @@ StatusOr<AgentResponse> AgentResponseFromJson(const json& value) {
   r.stats.denoising_steps = stats.value("denoising_steps", 0);
   r.stats.model_calls = stats.value("model_calls", int64_t{0});
   r.stats.forced_tokens = stats.value("forced_tokens", int64_t{0});
+  r.stats.draft_kept_tokens = stats.value("draft_kept_tokens", int64_t{-1});
   r.stats.constraint_ms = stats.value("constraint_ms", 0.0);
   r.stats.latency_ms = stats.value("latency_ms", 0.0);
   return r;
@@ -479,6 +481,7 @@ struct Executor::Run {
                                      {"qs.denoising_steps", response.stats.denoising_steps},
                                      {"qs.model_calls", response.stats.model_calls},
                                      {"qs.forced_tokens", response.stats.forced_tokens},
+                                     {"qs.draft_kept_tokens", response.stats.draft_kept_tokens},
                                      {"qs.constraint_ms", response.stats.constraint_ms},
                                      {"qs.latency_ms", response.stats.latency_ms},
                                      {"qs.step", step},

@@ -317,6 +317,7 @@ StatusOr<workflows::AgentResponse> DiffusionAgentModel::Generate(
   stats.denoising_steps = static_cast<int>(r->steps);
   stats.model_calls = r->model_calls;
   stats.forced_tokens = st.forced_tokens;
+  stats.draft_kept_tokens = spec.draft ? static_cast<int64_t>(prefix.size()) : -1;
   stats.constraint_ms = last_turn_.constraint_ms;
   stats.latency_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();

@@ -96,6 +96,7 @@ for path in sys.argv[1:]:
     for g in gens:
         assert g["gen_ai.response.model"] == "random" and g["gen_ai.usage.input_tokens"] > 100
         assert g["qs.forced_tokens"] > 0 and g["qs.denoising_steps"] > 0 and g["qs.constraint_ms"] > 0
+        assert g["qs.draft_kept_tokens"] == -1  # draft: false
     for c in (e for e in events if e["event"] == "tool.call"):
         assert c["gen_ai.tool.name"] in ("get_order", "list_orders", "track_shipment"), c
         calls += 1

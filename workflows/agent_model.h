@@ -59,7 +59,7 @@ struct GenerationStats {
   // ModelSpec::draft: tokens of the unconstrained draft kept (its grammar-valid prefix; all
   // of it when the draft was a complete valid turn); -1 when no draft was made.
   int64_t draft_kept_tokens = -1;
-  double constraint_ms = 0;   // time in the constraint (masks, forcing)
+  double constraint_ms = 0;  // time in the constraint (masks, forcing)
   double latency_ms = 0;
 };
 

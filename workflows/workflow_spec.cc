@@ -442,8 +442,8 @@ void CheckSchemaAt(const json& schema, const std::string& ptr, bool top,
     const std::string quoted = "\"" + key + "\"";
     if (key == "x-from-context") {  // quicksilver's own keyword (runtime/agent/context_values.h)
       if (v != "words" && v != "sentences") {
-        out->push_back({at, "\"x-from-context\" must be \"words\" or \"sentences\", got " +
-                                v.dump()});
+        out->push_back(
+            {at, "\"x-from-context\" must be \"words\" or \"sentences\", got " + v.dump()});
       }
     } else if (key == "type") {
       auto known = [](const json& t) {

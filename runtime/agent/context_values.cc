@@ -123,8 +123,7 @@ std::string PointerToken(const std::string& key) {
 
 // Replaces the keyword in one schema object; `words` / `sentences` are computed once.
 Status ResolveAt(ordered_json* node, const std::string& pointer,
-                 const std::vector<std::string>& words,
-                 const std::vector<std::string>& sentences) {
+                 const std::vector<std::string>& words, const std::vector<std::string>& sentences) {
   const ordered_json& kind = (*node)["x-from-context"];
   const std::vector<std::string>* candidates = nullptr;
   if (kind == "words") candidates = &words;
@@ -160,8 +159,8 @@ Status ResolveAll(ordered_json* node, const std::string& pointer,
     }
   } else if (node->is_array()) {
     for (size_t i = 0; i < node->size(); ++i) {
-      QS_RETURN_IF_ERROR(ResolveAll(&(*node)[i], pointer + "/" + std::to_string(i), words,
-                                    sentences));
+      QS_RETURN_IF_ERROR(
+          ResolveAll(&(*node)[i], pointer + "/" + std::to_string(i), words, sentences));
     }
   }
   return Status::Ok();

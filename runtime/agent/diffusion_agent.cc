@@ -106,8 +106,7 @@ DiffusionAgentModel::DiffusionAgentModel(std::unique_ptr<model::DiffusionLm> lm,
       name_(std::move(name)) {
   token_bytes_ = TokenBytesForGrammar(*tokenizer_);
   matcher_ = std::make_unique<structured::TokenMatcher>(
-      token_bytes_,
-      std::vector<int32_t>{static_cast<int32_t>(lm_->config().eos_token_id)});
+      token_bytes_, std::vector<int32_t>{static_cast<int32_t>(lm_->config().eos_token_id)});
 }
 
 DiffusionAgentModel::~DiffusionAgentModel() = default;

@@ -50,10 +50,10 @@ struct TurnReport {
   int64_t model_calls = 0;
   double constraint_ms = 0;
   double model_ms = 0;
-  bool drafted = false;        // ModelSpec::draft: an unconstrained draft came first
-  int64_t draft_kept = 0;      // tokens of the draft the grammar kept
-  bool draft_complete = false; // the draft was a complete valid turn (no constrained pass)
-  std::string text;  // the turn as generated
+  bool drafted = false;         // ModelSpec::draft: an unconstrained draft came first
+  int64_t draft_kept = 0;       // tokens of the draft the grammar kept
+  bool draft_complete = false;  // the draft was a complete valid turn (no constrained pass)
+  std::string text;             // the turn as generated
 };
 
 class DiffusionAgentModel : public workflows::AgentModel {
@@ -112,8 +112,7 @@ struct DraftPrefix {
   bool complete = false;
 };
 DraftPrefix ReadDraft(const std::shared_ptr<const structured::JsonGrammar>& grammar,
-                      const std::vector<std::string>& token_bytes,
-                      const std::vector<int32_t>& ids);
+                      const std::vector<std::string>& token_bytes, const std::vector<int32_t>& ids);
 
 // Every token's bytes for the grammar matcher; special tokens (<|im_end|>, ...) get none,
 // so they are never part of a document.

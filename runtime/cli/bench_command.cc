@@ -219,10 +219,11 @@ int RunBenchAgent(const std::vector<std::string>& args) {
     std::sort(f.ms.begin(), f.ms.end());
     const double n = static_cast<double>(f.ms.size());
     p50[m] = f.ms[f.ms.size() / 2];
-    std::printf("draft %s: per round: prompt %.0f tokens, turn %.1f tokens (%.1f forced), %.1f "
-                "model calls, %lld of %zu drafts complete\n",
-                modes[m] ? "on" : "off", f.prompt_tokens / n, f.output_tokens / n, f.forced / n,
-                f.calls / n, static_cast<long long>(f.complete_drafts), f.ms.size());
+    std::printf(
+        "draft %s: per round: prompt %.0f tokens, turn %.1f tokens (%.1f forced), %.1f "
+        "model calls, %lld of %zu drafts complete\n",
+        modes[m] ? "on" : "off", f.prompt_tokens / n, f.output_tokens / n, f.forced / n,
+        f.calls / n, static_cast<long long>(f.complete_drafts), f.ms.size());
     std::printf("draft %s: round latency: p50 %.1f ms, p90 %.1f ms, min %.1f ms over %zu rounds\n",
                 modes[m] ? "on" : "off", p50[m], f.ms[static_cast<size_t>(0.9 * (n - 1))],
                 f.ms.front(), f.ms.size());

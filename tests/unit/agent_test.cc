@@ -5,8 +5,8 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <set>
 #include <fstream>
+#include <set>
 
 #include "model/bench.h"
 #include "model/tokenizer/chat_format.h"
@@ -48,7 +48,9 @@ std::vector<workflows::ChatMessage> ShopConversation() {
       {"assistant", "", {{"call_1", "get_order", {{"order_id", "A1001"}}}}, "", ""},
       {"tool",
        R"({"order_id":"A1001","tracking_id":"TRK-5521","note":"Shipped today. Arrives soon!\nCall us."})",
-       {}, "call_1", "get_order"},
+       {},
+       "call_1",
+       "get_order"},
   };
 }
 
@@ -336,7 +338,8 @@ TEST(DiffusionAgentModelTest, ReadDraftKeepsTheLongestValidPrefixOfWholeTokens) 
   d = ReadDraft(*grammar, bytes, ids);
   EXPECT_FALSE(d.complete);
   EXPECT_EQ(d.bytes.rfind(R"({"tool":"get_order","arguments":{"order_id":")", 0), 0u) << d.bytes;
-  EXPECT_LT(d.bytes.size(), std::string(R"({"tool":"get_order","arguments":{"order_id":"A1002)").size());
+  EXPECT_LT(d.bytes.size(),
+            std::string(R"({"tool":"get_order","arguments":{"order_id":"A1002)").size());
   EXPECT_EQ(d.bytes, (*tok)->Decode(std::vector<int32_t>(ids.begin(), ids.begin() + d.tokens)));
 
   // Free text and special tokens end it at once.
@@ -413,9 +416,9 @@ TEST(ContextValuesTest, WordsAndSentencesComeFromUserMessagesAndToolResults) {
   EXPECT_FALSE(has(words, "order_id")) << "JSON keys are not values";
   EXPECT_EQ(std::count(words.begin(), words.end(), "A1001"), 1) << "distinct";
   const std::vector<std::string> sentences = ContextSentences(texts);
-  EXPECT_EQ(sentences, (std::vector<std::string>{"Where is my order A1001?", "I am bob, thanks!",
-                                                 "A1001", "TRK-5521", "Shipped today.",
-                                                 "Arrives soon!", "Call us."}));
+  EXPECT_EQ(sentences,
+            (std::vector<std::string>{"Where is my order A1001?", "I am bob, thanks!", "A1001",
+                                      "TRK-5521", "Shipped today.", "Arrives soon!", "Call us."}));
 }
 
 TEST(ContextValuesTest, KeywordBecomesTheEnumOfAcceptedCandidates) {
@@ -431,7 +434,8 @@ TEST(ContextValuesTest, KeywordBecomesTheEnumOfAcceptedCandidates) {
   EXPECT_EQ(json::parse(p["note"]["enum"].dump()),
             json::array({"A1001", "TRK-5521", "Shipped today.", "Arrives soon!", "Call us."}));
   EXPECT_FALSE(p["order_id"].contains("x-from-context"));
-  EXPECT_EQ(json::parse(p["x-from-context"].dump()), json::parse(R"({"type":"string"})")) << "a property, untouched";
+  EXPECT_EQ(json::parse(p["x-from-context"].dump()), json::parse(R"({"type":"string"})"))
+      << "a property, untouched";
 
   // Nothing in the conversation fits: the keyword goes, the value is free within its schema.
   nlohmann::ordered_json none = nlohmann::ordered_json::parse(
@@ -466,7 +470,8 @@ TEST(ContextValuesTest, TheGrammarOnlyWritesValuesFromTheConversation) {
   EXPECT_TRUE(GrammarAccepts(c, R"({"tool":"get_order","arguments":{"order_id":"A1001"}})"));
   EXPECT_FALSE(GrammarAccepts(c, R"({"tool":"get_order","arguments":{"order_id":"A1002"}})"));
   EXPECT_TRUE(GrammarAccepts(c, R"({"answer":{"answer":"Shipped today."}})"));
-  EXPECT_TRUE(GrammarAccepts(c, R"({"answer":{"answer":"The documents do not say; I do not know."}})"));
+  EXPECT_TRUE(
+      GrammarAccepts(c, R"({"answer":{"answer":"The documents do not say; I do not know."}})"));
   EXPECT_FALSE(GrammarAccepts(c, R"({"answer":{"answer":"Shipped yesterday."}})"));
 }
 

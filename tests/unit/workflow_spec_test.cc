@@ -459,7 +459,8 @@ TEST(WorkflowSpec, CheckSchemaStructureReportsPointers) {
   EXPECT_EQ(pointers, (std::vector<std::string>{"/anyOf", "/maxLength", "/properties/a/type",
                                                 "/properties/c/items",
                                                 "/properties/d/x-from-context", "/required"}));
-  EXPECT_EQ(problems[4].message, "\"x-from-context\" must be \"words\" or \"sentences\", got \"word\"");
+  EXPECT_EQ(problems[4].message,
+            "\"x-from-context\" must be \"words\" or \"sentences\", got \"word\"");
   EXPECT_EQ(CheckSchemaStructure(true).size(), 1u);  // the top must be an object
   EXPECT_TRUE(CheckSchemaStructure(nlohmann::json::object()).empty());
 }

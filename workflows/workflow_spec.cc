@@ -445,6 +445,15 @@ void CheckSchemaAt(const json& schema, const std::string& ptr, bool top,
         out->push_back(
             {at, "\"x-from-context\" must be \"words\" or \"sentences\", got " + v.dump()});
       }
+      // Its values are strings: a schema that rules strings out could never take them.
+      const json* type = schema.contains("type") ? &schema["type"] : nullptr;
+      const bool allows_string =
+          type == nullptr || *type == "string" ||
+          (type->is_array() && std::find(type->begin(), type->end(), "string") != type->end());
+      if (!allows_string) {
+        out->push_back({at, "\"x-from-context\" gives strings, but \"type\" is " + type->dump() +
+                                " (add \"type\": \"string\")"});
+      }
     } else if (key == "type") {
       auto known = [](const json& t) {
         return t.is_string() &&

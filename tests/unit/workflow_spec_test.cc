@@ -424,6 +424,18 @@ TEST(WorkflowSpec, UnreadableFileIsOneDiagnostic) {
   EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
 }
 
+TEST(WorkflowSpec, FromContextKeywordIsCheckedWithItsPosition) {
+  const char* yaml =
+      "name: t\nnodes:\n  - id: a\n    type: llm\n    prompt: hi\n"
+      "    schema:\n      type: object\n      properties:\n"
+      "        id: {type: string, x-from-context: word}\n    output: x\n";
+  WorkflowValidation v = ValidateWorkflow(yaml, "wf.yaml");
+  ASSERT_EQ(v.diagnostics.size(), 1u) << DescribeAll(v.diagnostics);
+  EXPECT_EQ(v.diagnostics[0].ToString(),
+            "wf.yaml:9:44: error: invalid JSON Schema in 'schema' of llm node 'a': "
+            "\"x-from-context\" must be \"words\" or \"sentences\", got \"word\"");
+}
+
 TEST(WorkflowSpec, SchemaCheckerHook) {
   const char* yaml =
       "name: t\nnodes:\n  - id: a\n    type: llm\n    prompt: hi\n"
@@ -448,6 +460,7 @@ TEST(WorkflowSpec, CheckSchemaStructureReportsPointers) {
     "properties": {"a": {"type": ["string", "nul"]}, "b": true, "c": {"items": 3},
                    "d": {"type": "string", "x-from-context": "word"},
                    "e": {"type": "string", "x-from-context": "sentences"},
+                   "f": {"type": "integer", "x-from-context": "words"},
                    "x-from-context": {"type": "string"}},
     "required": "a",
     "anyOf": [],
@@ -456,11 +469,15 @@ TEST(WorkflowSpec, CheckSchemaStructureReportsPointers) {
   std::vector<SchemaProblem> problems = CheckSchemaStructure(schema);
   std::vector<std::string> pointers;
   for (const SchemaProblem& p : problems) pointers.push_back(p.pointer);
-  EXPECT_EQ(pointers, (std::vector<std::string>{"/anyOf", "/maxLength", "/properties/a/type",
-                                                "/properties/c/items",
-                                                "/properties/d/x-from-context", "/required"}));
+  EXPECT_EQ(pointers,
+            (std::vector<std::string>{"/anyOf", "/maxLength", "/properties/a/type",
+                                      "/properties/c/items", "/properties/d/x-from-context",
+                                      "/properties/f/x-from-context", "/required"}));
   EXPECT_EQ(problems[4].message,
             "\"x-from-context\" must be \"words\" or \"sentences\", got \"word\"");
+  EXPECT_EQ(problems[5].message,
+            "\"x-from-context\" gives strings, but \"type\" is \"integer\" (add \"type\": "
+            "\"string\")");
   EXPECT_EQ(CheckSchemaStructure(true).size(), 1u);  // the top must be an object
   EXPECT_TRUE(CheckSchemaStructure(nlohmann::json::object()).empty());
 }

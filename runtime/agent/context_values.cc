@@ -106,21 +106,6 @@ std::vector<std::string> ContextSentences(const std::vector<std::string>& texts)
 
 namespace {
 
-// A JSON pointer token (RFC 6901: ~ and / escaped).
-std::string PointerToken(const std::string& key) {
-  std::string out;
-  for (char c : key) {
-    if (c == '~') {
-      out += "~0";
-    } else if (c == '/') {
-      out += "~1";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 // Replaces the keyword in one schema object; `words` / `sentences` are computed once.
 Status ResolveAt(ordered_json* node, const std::string& pointer,
                  const std::vector<std::string>& words, const std::vector<std::string>& sentences) {
@@ -155,7 +140,8 @@ Status ResolveAll(ordered_json* node, const std::string& pointer,
       QS_RETURN_IF_ERROR(ResolveAt(node, pointer, words, sentences));
     }
     for (auto& [key, value] : node->items()) {
-      QS_RETURN_IF_ERROR(ResolveAll(&value, pointer + "/" + PointerToken(key), words, sentences));
+      QS_RETURN_IF_ERROR(ResolveAll(&value, pointer + "/" + json_schema::EscapePointerToken(key),
+                                    words, sentences));
     }
   } else if (node->is_array()) {
     for (size_t i = 0; i < node->size(); ++i) {

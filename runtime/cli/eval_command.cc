@@ -83,7 +83,7 @@ struct Score {
 int RunEval(const std::vector<std::string>& args) {
   const std::string cmd = "eval";
   std::string set_path = std::string(QS_SOURCE_DIR) + "/examples/training/eval.jsonl";
-  std::string model_path = "builtin", tokenizer_dir, tool_base, runs_dir;
+  std::string model_path = "builtin", tokenizer_dir, tool_base, runs_dir, draft = "workflow";
   int64_t limit = 0, seed = 0;
   bool json_output = false, verbose = false;
   FlagSet flags(cmd,
@@ -99,11 +99,17 @@ int RunEval(const std::vector<std::string>& args) {
   flags.String("tool-base", &tool_base,
                "Send the workflows' HTTP tools to this server instead (http://HOST:PORT)");
   flags.Int("limit", &limit, "Run only the first N tasks (0 = all)");
+  flags.String("draft", &draft,
+               "workflow (each workflow's model.draft), on or off: drafted turns for every "
+               "workflow, or constrained from the first token");
   flags.String("runs-dir", &runs_dir, "Keep the runs here (default: a temporary folder)");
   flags.Bool("json", &json_output, "Print the scores as one JSON object");
   flags.Bool("verbose", &verbose, "Print every task's result");
   if (int exit_code = ParseFlags(flags, args); exit_code >= 0) return exit_code;
   if (!flags.positional().empty()) return UsageError(cmd, "eval takes no positional argument");
+  if (draft != "workflow" && draft != "on" && draft != "off") {
+    return UsageError(cmd, "--draft must be workflow, on or off, got '" + draft + "'");
+  }
 
   std::ifstream in(set_path);
   if (!in) return Failure(cmd, "cannot open the evaluation set " + set_path);
@@ -139,6 +145,7 @@ int RunEval(const std::vector<std::string>& args) {
           return UsageError(cmd, s.message());
         }
       }
+      if (draft != "workflow") spec->model.draft = draft == "on";
       specs.emplace(workflow, std::move(spec).value());
     }
     workflows::ExecutorOptions options;
@@ -228,6 +235,7 @@ int RunEval(const std::vector<std::string>& args) {
       {"round_latency_ms_p50", Percentile(recorder.latencies_ms, 0.5)},
       {"round_latency_ms_p90", Percentile(recorder.latencies_ms, 0.9)},
       {"model", model_path},
+      {"draft", draft},
       {"set", set_path}};
   if (json_output) {
     std::printf("%s\n", out.dump().c_str());

@@ -133,5 +133,18 @@ QS_BUILTIN_MODEL=$work/no-such-model "$bin" run "$src/examples/order_support.yam
   --input question=hi --runs-dir "$runs" 2>&1 | grep -q "does not exist" \
   && echo "ok   missing built-in model reported" || fail "missing built-in model"
 
+# 7. eval over the first held-out tasks with a random model: scores as JSON, the draft
+#    setting overridden for every workflow; a bad --draft is a usage error.
+out=$("$bin" eval --model random --tokenizer "$qwen2" --tool-base "http://127.0.0.1:$port" \
+  --limit 2 --draft off --json 2>"$work/eval.log")
+echo "$out" | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+assert r["tasks"] == 2 and r["draft"] == "off" and 0 <= r["tool_selection"] <= 1, r' 2>/dev/null \
+  && echo "ok   eval --draft off" || fail "eval: $out $(tail -3 "$work/eval.log")"
+"$bin" eval --model random --tokenizer "$qwen2" --draft maybe >/dev/null 2>"$work/eval_bad.log"
+[ $? = 2 ] && grep -q "draft must be workflow, on or off" "$work/eval_bad.log" \
+  && echo "ok   eval --draft maybe is a usage error" || fail "eval bad draft: $(cat "$work/eval_bad.log")"
+
 if [ "$failures" -ne 0 ]; then echo "$failures failed"; exit 1; fi
 echo "all run/resume checks passed"

@@ -440,7 +440,7 @@ void CheckSchemaAt(const json& schema, const std::string& ptr, bool top,
     const json& v = it.value();
     const std::string at = ptr + "/" + PointerEscape(key);
     const std::string quoted = "\"" + key + "\"";
-    if (key == "x-from-context") {  // quicksilver's own keyword (runtime/agent/context_values.h)
+    if (key == kFromContextKeyword) {
       if (v != "words" && v != "sentences") {
         out->push_back(
             {at, "\"x-from-context\" must be \"words\" or \"sentences\", got " + v.dump()});

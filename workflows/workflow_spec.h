@@ -255,6 +255,10 @@ StatusOr<WorkflowSpec> LoadWorkflowFile(const std::string& path,
 // against a tool server on another port. InvalidArgument when base_url is not of that form.
 Status RebaseHttpTools(WorkflowSpec* spec, const std::string& base_url);
 
+// The schema keyword of values copied from the conversation ("words" or "sentences"):
+// checked here, resolved per turn by runtime/agent/context_values.h.
+inline constexpr char kFromContextKeyword[] = "x-from-context";
+
 // A structural problem in a JSON Schema: where (a JSON Pointer into the schema, "" for the
 // root) and what.
 struct SchemaProblem {

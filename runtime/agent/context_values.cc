@@ -109,15 +109,15 @@ namespace {
 // Replaces the keyword in one schema object; `words` / `sentences` are computed once.
 Status ResolveAt(ordered_json* node, const std::string& pointer,
                  const std::vector<std::string>& words, const std::vector<std::string>& sentences) {
-  const ordered_json& kind = (*node)["x-from-context"];
+  const ordered_json& kind = (*node)[workflows::kFromContextKeyword];
   const std::vector<std::string>* candidates = nullptr;
   if (kind == "words") candidates = &words;
   if (kind == "sentences") candidates = &sentences;
   if (candidates == nullptr) {
-    return InvalidArgument(pointer + "/x-from-context: must be \"words\" or \"sentences\", got " +
-                           kind.dump());
+    return InvalidArgument(pointer + "/" + workflows::kFromContextKeyword +
+                           ": must be \"words\" or \"sentences\", got " + kind.dump());
   }
-  node->erase("x-from-context");
+  node->erase(workflows::kFromContextKeyword);
   if (node->contains("enum") || node->contains("const")) return Status::Ok();
   // Keep the candidates the rest of the schema accepts. A node that does not compile on its
   // own (a local $ref) keeps them all: the grammar filters enum values by the schema too.
@@ -135,7 +135,7 @@ Status ResolveAll(ordered_json* node, const std::string& pointer,
                   const std::vector<std::string>& sentences) {
   if (node->is_object()) {
     // A property called "x-from-context" holds a schema (an object), the keyword a string.
-    auto it = node->find("x-from-context");
+    auto it = node->find(workflows::kFromContextKeyword);
     if (it != node->end() && !it->is_object()) {
       QS_RETURN_IF_ERROR(ResolveAt(node, pointer, words, sentences));
     }
@@ -154,7 +154,7 @@ Status ResolveAll(ordered_json* node, const std::string& pointer,
 
 bool MentionsKeyword(const ordered_json& node) {
   if (node.is_object()) {
-    if (node.contains("x-from-context")) return true;
+    if (node.contains(workflows::kFromContextKeyword)) return true;
     for (const auto& item : node) {
       if (MentionsKeyword(item)) return true;
     }

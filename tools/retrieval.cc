@@ -51,6 +51,22 @@ std::string FtsQuery(const std::string& text) {
   return query;
 }
 
+// A Markdown line that starts a block of its own: heading, table row, quote, list item.
+bool StartsBlock(const std::string& line) {
+  const size_t at = line.find_first_not_of(" \t\r");
+  if (at == std::string::npos) return true;  // blank
+  const char c = line[at];
+  if (c == '#' || c == '|' || c == '>') return true;
+  if ((c == '-' || c == '*' || c == '+') && at + 1 < line.size() && line[at + 1] == ' ') {
+    return true;
+  }
+  size_t digits = at;
+  while (digits < line.size() && std::isdigit(static_cast<unsigned char>(line[digits]))) {
+    ++digits;
+  }
+  return digits > at && digits + 1 < line.size() && line[digits] == '.' && line[digits + 1] == ' ';
+}
+
 }  // namespace
 
 std::string RetrievedChunk::Citation() const {
@@ -58,22 +74,6 @@ std::string RetrievedChunk::Citation() const {
 }
 
 std::string JoinSoftLineBreaks(const std::string& markdown) {
-  // A line that starts a block of its own: heading, table row, quote, list item.
-  auto starts_block = [](const std::string& line) {
-    const size_t at = line.find_first_not_of(" \t");
-    if (at == std::string::npos) return true;  // blank
-    const char c = line[at];
-    if (c == '#' || c == '|' || c == '>') return true;
-    if ((c == '-' || c == '*' || c == '+') && at + 1 < line.size() && line[at + 1] == ' ') {
-      return true;
-    }
-    size_t digits = at;
-    while (digits < line.size() && std::isdigit(static_cast<unsigned char>(line[digits]))) {
-      ++digits;
-    }
-    return digits > at && digits + 1 < line.size() && line[digits] == '.' &&
-           line[digits + 1] == ' ';
-  };
   std::string out;
   bool in_paragraph = false;  // the previous line is text that a next line may continue
   size_t pos = 0;
@@ -82,7 +82,7 @@ std::string JoinSoftLineBreaks(const std::string& markdown) {
     if (end == std::string::npos) end = markdown.size();
     const std::string line = markdown.substr(pos, end - pos);
     const size_t first = line.find_first_not_of(" \t");
-    if (in_paragraph && !starts_block(line)) {
+    if (in_paragraph && !StartsBlock(line)) {
       out += " " + line.substr(first);
     } else {
       if (pos > 0) out += "\n";
@@ -104,8 +104,130 @@ nlohmann::json RetrievedChunk::ToJson() const {
           {"score", std::round(score * 1000.0) / 1000.0}};
 }
 
+namespace {
+
+// The trimmed cells of a Markdown table row ("| a | b |" -> {"a", "b"}).
+std::vector<std::string> TableCells(const std::string& line) {
+  std::vector<std::string> cells;
+  std::string cell;
+  auto flush = [&] {
+    const size_t b = cell.find_first_not_of(" \t");
+    const size_t e = cell.find_last_not_of(" \t");
+    cells.push_back(b == std::string::npos ? "" : cell.substr(b, e - b + 1));
+    cell.clear();
+  };
+  const size_t b = line.find('|');
+  size_t e = line.find_last_not_of(" \t");
+  if (line[e] != '|') ++e;  // a row may leave out its closing bar
+  for (size_t i = b + 1; i < e; ++i) {
+    if (line[i] == '|') {
+      flush();
+    } else {
+      cell.push_back(line[i]);
+    }
+  }
+  flush();
+  return cells;
+}
+
+// "| --- | :-: |": the line under a table's header row.
+bool IsTableSeparator(const std::string& line) {
+  return line.find('-') != std::string::npos &&
+         line.find_first_not_of("|-: \t") == std::string::npos;
+}
+
+// One chunk per sentence (split after . ! ? and white space, as the agent's
+// x-from-context sentences are), table row or list item; headings are left out.
+std::vector<RetrievedChunk> ChunkSentences(const std::string& path, const std::string& text) {
+  std::vector<RetrievedChunk> chunks;
+  // A block: a paragraph or list item with its soft-wrapped lines joined by spaces, and
+  // where each line starts in the joined text.
+  std::string block;
+  std::vector<std::pair<size_t, int>> line_starts;  // (offset in block, line number)
+  auto line_at = [&](size_t offset) {
+    int line = line_starts.front().second;
+    for (const auto& [start, no] : line_starts) {
+      if (start <= offset) line = no;
+    }
+    return line;
+  };
+  auto emit = [&](size_t begin, size_t end) {
+    while (begin < end && std::isspace(static_cast<unsigned char>(block[begin]))) ++begin;
+    while (end > begin && std::isspace(static_cast<unsigned char>(block[end - 1]))) --end;
+    if (begin == end) return;
+    RetrievedChunk c;
+    c.path = path;
+    c.text = block.substr(begin, end - begin);
+    c.start_line = line_at(begin);
+    c.end_line = line_at(end - 1);
+    chunks.push_back(std::move(c));
+  };
+  auto close = [&] {
+    size_t start = 0;
+    for (size_t i = 0; i < block.size(); ++i) {
+      const char c = block[i];
+      if ((c == '.' || c == '!' || c == '?') && i + 1 < block.size() &&
+          std::isspace(static_cast<unsigned char>(block[i + 1]))) {
+        emit(start, i + 1);
+        start = i + 1;
+      }
+    }
+    emit(start, block.size());
+    block.clear();
+    line_starts.clear();
+  };
+  // A table row becomes "header: cell; header: cell" so that it reads on its own.
+  std::vector<std::string> header, previous_row;
+  int line_no = 0;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    std::string line = text.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+    pos = end == std::string::npos ? text.size() : end + 1;
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const size_t first = line.find_first_not_of(" \t");
+    if (StartsBlock(line) && !block.empty()) close();
+    if (first == std::string::npos || line[first] == '#') {  // blank line, heading
+      header.clear();
+      previous_row.clear();
+      continue;
+    }
+    if (line[first] == '|') {
+      const std::vector<std::string> cells = TableCells(line);
+      if (IsTableSeparator(line)) {
+        // The row above the separator names the columns and is no passage itself.
+        if (!previous_row.empty() && !chunks.empty()) chunks.pop_back();
+        header = previous_row;
+        continue;
+      }
+      previous_row = cells;
+      line_starts.push_back({0, line_no});
+      for (size_t i = 0; i < cells.size(); ++i) {
+        if (i > 0) block += "; ";
+        if (i < header.size() && !header[i].empty()) block += header[i] + ": ";
+        block += cells[i];
+      }
+      emit(0, block.size());  // one passage, not split into sentences
+      block.clear();
+      line_starts.clear();
+      continue;
+    }
+    header.clear();
+    previous_row.clear();
+    if (!block.empty()) block += " ";
+    line_starts.push_back({block.size(), line_no});
+    block += line.substr(first);
+  }
+  if (!block.empty()) close();
+  return chunks;
+}
+
+}  // namespace
+
 std::vector<RetrievedChunk> ChunkText(const std::string& path, const std::string& text,
                                       const ChunkingOptions& options) {
+  if (options.sentences) return ChunkSentences(path, text);
   std::vector<RetrievedChunk> chunks;
   RetrievedChunk current;
   current.path = path;
@@ -145,6 +267,69 @@ std::vector<RetrievedChunk> ChunkText(const std::string& path, const std::string
   return chunks;
 }
 
+namespace {
+
+constexpr int kIndexVersion = 2;
+
+// Text with every run of white space as one space, for matching phrases across line breaks.
+std::string CollapseSpaces(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (std::isspace(static_cast<unsigned char>(c))) {
+      if (!out.empty() && out.back() != ' ') out.push_back(' ');
+    } else {
+      out.push_back(c);
+    }
+  }
+  if (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
+// What the index was built with; another value re-indexes every file.
+std::string OptionsFingerprint(const IndexOptions& options) {
+  nlohmann::json questions = nlohmann::json::array();
+  for (const PassageQuestions& p : options.questions) {
+    questions.push_back({p.file, p.text, p.questions});
+  }
+  return nlohmann::json{{"max_chars", options.chunking.max_chars},
+                        {"hard_max_chars", options.chunking.hard_max_chars},
+                        {"sentences", options.chunking.sentences},
+                        {"questions", questions}}
+      .dump();
+}
+
+}  // namespace
+
+StatusOr<std::vector<PassageQuestions>> LoadPassageQuestions(const std::string& path) {
+  QS_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  const nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
+  const std::string shape =
+      "; expected {\"passages\": [{\"file\": \"returns.md\", \"text\": \"a phrase of the "
+      "passage\", \"questions\": [\"...\"]}]}";
+  if (doc.is_discarded()) return InvalidArgument("questions file " + path + " is not valid JSON");
+  if (!doc.is_object() || !doc.contains("passages") || !doc["passages"].is_array()) {
+    return InvalidArgument("questions file " + path + " has no \"passages\" list" + shape);
+  }
+  std::vector<PassageQuestions> out;
+  for (size_t i = 0; i < doc["passages"].size(); ++i) {
+    const nlohmann::json& e = doc["passages"][i];
+    const std::string where = "questions file " + path + ", passages[" + std::to_string(i) + "]";
+    if (!e.is_object() || !e.contains("file") || !e["file"].is_string() || !e.contains("text") ||
+        !e["text"].is_string() || !e.contains("questions") || !e["questions"].is_array()) {
+      return InvalidArgument(where + " needs the strings file and text and a questions list" +
+                             shape);
+    }
+    PassageQuestions p{e["file"], CollapseSpaces(e["text"]), {}};
+    if (p.text.empty()) return InvalidArgument(where + ": text is empty" + shape);
+    for (const nlohmann::json& q : e["questions"]) {
+      if (!q.is_string()) return InvalidArgument(where + ": every question must be a string");
+      p.questions.push_back(q);
+    }
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
 StatusOr<std::unique_ptr<DocumentIndex>> DocumentIndex::Open(const std::string& db_path) {
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
@@ -154,13 +339,27 @@ StatusOr<std::unique_ptr<DocumentIndex>> DocumentIndex::Open(const std::string& 
     return InvalidArgument("cannot open the retrieval index " + db_path + ": " + message);
   }
   std::unique_ptr<DocumentIndex> index(new DocumentIndex(db));
+  // Version 2 added the questions column; an older index is rebuilt from the files.
+  int version = 0;
+  {
+    Statement v(db, "PRAGMA user_version");
+    if (v.ok() && sqlite3_step(v.get()) == SQLITE_ROW) version = sqlite3_column_int(v.get(), 0);
+  }
+  if (version < kIndexVersion) {
+    Status dropped = index->Exec(
+        "DROP TABLE IF EXISTS chunks_fts; DROP TABLE IF EXISTS chunks; DROP TABLE IF EXISTS files;"
+        "DROP TABLE IF EXISTS settings; PRAGMA user_version = " +
+        std::to_string(kIndexVersion) + ";");
+    if (!dropped.ok()) return dropped.WithContext(db_path);
+  }
   Status s = index->Exec(
       "PRAGMA journal_mode=WAL;"
       "CREATE TABLE IF NOT EXISTS files(path TEXT PRIMARY KEY, size INTEGER, mtime INTEGER);"
+      "CREATE TABLE IF NOT EXISTS settings(key TEXT PRIMARY KEY, value TEXT);"
       "CREATE TABLE IF NOT EXISTS chunks(id INTEGER PRIMARY KEY, path TEXT, start_line INTEGER,"
-      " end_line INTEGER, text TEXT);"
+      " end_line INTEGER, text TEXT, questions TEXT);"
       "CREATE INDEX IF NOT EXISTS chunks_path ON chunks(path);"
-      "CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(text, content='chunks',"
+      "CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(text, questions, content='chunks',"
       " content_rowid='id', tokenize='porter unicode61');");
   if (!s.ok()) return s.WithContext(db_path);
   return index;
@@ -179,7 +378,7 @@ Status DocumentIndex::Exec(const std::string& sql) const {
 }
 
 StatusOr<IndexStats> DocumentIndex::IndexFolder(const std::string& folder,
-                                                const ChunkingOptions& options) {
+                                                const IndexOptions& options) {
   std::error_code ec;
   if (!fs::is_directory(folder, ec)) {
     return NotFound("document folder " + folder + " does not exist or is not a folder");
@@ -201,6 +400,25 @@ StatusOr<IndexStats> DocumentIndex::IndexFolder(const std::string& folder,
     (void)Exec("ROLLBACK");
     return s;
   };
+  // Other options than last time: every file is indexed again.
+  const std::string fingerprint = OptionsFingerprint(options);
+  {
+    Statement q(db_, "SELECT value FROM settings WHERE key = 'options'");
+    if (!q.ok()) return rollback(SqliteError(db_, "reading the index settings"));
+    const bool same = sqlite3_step(q.get()) == SQLITE_ROW && q.Text(0) == fingerprint;
+    if (!same) {
+      Status cleared = Exec(
+          "INSERT INTO chunks_fts(chunks_fts) VALUES('delete-all'); DELETE FROM chunks;"
+          " DELETE FROM files;");
+      if (!cleared.ok()) return rollback(cleared);
+      Statement set(db_, "INSERT OR REPLACE INTO settings(key, value) VALUES ('options', ?)");
+      set.Bind(1, fingerprint);
+      if (sqlite3_step(set.get()) != SQLITE_DONE) {
+        return rollback(SqliteError(db_, "writing the index settings"));
+      }
+    }
+  }
+  std::vector<bool> question_used(options.questions.size(), false);
   // Known files: unchanged, changed or gone.
   std::map<std::string, std::pair<int64_t, int64_t>> known;
   {
@@ -242,18 +460,30 @@ StatusOr<IndexStats> DocumentIndex::IndexFolder(const std::string& folder,
     }
     StatusOr<std::string> text = ReadFile(folder + "/" + path);
     if (!text.ok()) return rollback(text.status());
-    for (const RetrievedChunk& chunk : ChunkText(path, *text, options)) {
+    for (const RetrievedChunk& chunk : ChunkText(path, *text, options.chunking)) {
+      // The questions of every entry whose phrase this chunk holds.
+      std::string questions;
+      const std::string flat = CollapseSpaces(JoinSoftLineBreaks(chunk.text));
+      for (size_t i = 0; i < options.questions.size(); ++i) {
+        const PassageQuestions& p = options.questions[i];
+        if (p.file != path || flat.find(p.text) == std::string::npos) continue;
+        question_used[i] = true;
+        for (const std::string& q : p.questions) questions += q + "\n";
+      }
       Statement ins(db_,
-                    "INSERT INTO chunks(path, start_line, end_line, text) VALUES (?, ?, ?, ?)");
+                    "INSERT INTO chunks(path, start_line, end_line, text, questions)"
+                    " VALUES (?, ?, ?, ?, ?)");
       ins.Bind(1, path);
       ins.Bind(2, chunk.start_line);
       ins.Bind(3, chunk.end_line);
       ins.Bind(4, chunk.text);
+      ins.Bind(5, questions);
       if (sqlite3_step(ins.get()) != SQLITE_DONE)
         return rollback(SqliteError(db_, "indexing " + path));
-      Statement fts(db_, "INSERT INTO chunks_fts(rowid, text) VALUES (?, ?)");
+      Statement fts(db_, "INSERT INTO chunks_fts(rowid, text, questions) VALUES (?, ?, ?)");
       fts.Bind(1, sqlite3_last_insert_rowid(db_));
       fts.Bind(2, chunk.text);
+      fts.Bind(3, questions);
       if (sqlite3_step(fts.get()) != SQLITE_DONE)
         return rollback(SqliteError(db_, "indexing " + path));
     }
@@ -265,6 +495,18 @@ StatusOr<IndexStats> DocumentIndex::IndexFolder(const std::string& folder,
       return rollback(SqliteError(db_, "indexing " + path));
     ++stats.files_indexed;
   }
+  // Only files indexed in this call were matched; a full re-index (new options) sees all.
+  if (stats.files_unchanged == 0) {
+    for (size_t i = 0; i < options.questions.size(); ++i) {
+      if (question_used[i]) continue;
+      const PassageQuestions& p = options.questions[i];
+      return rollback(InvalidArgument("questions entry " + std::to_string(i) + " (file \"" +
+                                      p.file + "\", text \"" + p.text +
+                                      "\") matches no passage of " + folder +
+                                      "; its text must be a phrase of one passage of "
+                                      "that file"));
+    }
+  }
   QS_RETURN_IF_ERROR(Exec("COMMIT"));
   Statement count(db_, "SELECT count(*) FROM chunks");
   if (count.ok() && sqlite3_step(count.get()) == SQLITE_ROW) {
@@ -273,7 +515,8 @@ StatusOr<IndexStats> DocumentIndex::IndexFolder(const std::string& folder,
   return stats;
 }
 
-StatusOr<std::vector<RetrievedChunk>> DocumentIndex::Search(const std::string& query, int k) const {
+StatusOr<std::vector<RetrievedChunk>> DocumentIndex::Search(const std::string& query, int k,
+                                                            double min_score) const {
   std::vector<RetrievedChunk> results;
   const std::string fts = FtsQuery(query);
   if (fts.empty() || k <= 0) return results;
@@ -293,6 +536,10 @@ StatusOr<std::vector<RetrievedChunk>> DocumentIndex::Search(const std::string& q
     c.end_line = sqlite3_column_int(q.get(), 2);
     c.text = q.Text(3);
     c.score = sqlite3_column_double(q.get(), 4);
+    if (c.score < min_score) {  // ranked best first: the rest score lower still
+      rc = SQLITE_DONE;
+      break;
+    }
     results.push_back(std::move(c));
   }
   if (rc != SQLITE_DONE) return SqliteError(db_, "searching for \"" + query + "\"");
@@ -315,7 +562,8 @@ ToolSpec RetrieveToolSpec(const std::string& name) {
 }
 
 StatusOr<nlohmann::json> RunRetrieveTool(const DocumentIndex& index,
-                                         const nlohmann::json& arguments, int default_k) {
+                                         const nlohmann::json& arguments, int default_k,
+                                         double min_score) {
   if (!arguments.is_object() || !arguments.contains("query") || !arguments["query"].is_string()) {
     return InvalidArgument("retrieve needs {\"query\": string}");
   }
@@ -327,7 +575,7 @@ StatusOr<nlohmann::json> RunRetrieveTool(const DocumentIndex& index,
     k = arguments["k"].get<int>();
   }
   QS_ASSIGN_OR_RETURN(std::vector<RetrievedChunk> hits,
-                      index.Search(arguments["query"].get<std::string>(), k));
+                      index.Search(arguments["query"].get<std::string>(), k, min_score));
   nlohmann::json results = nlohmann::json::array();
   for (const RetrievedChunk& c : hits) results.push_back(c.ToJson());
   return nlohmann::json{{"results", results}};

@@ -21,6 +21,27 @@ namespace qs::tools {
 struct ChunkingOptions {
   int max_chars = 800;        // a chunk closes at the first paragraph break after this many
   int hard_max_chars = 2000;  // and at any line break after this many
+  // One chunk per sentence, table row or list item instead (headings are left out): a
+  // passage is then exactly what a model quotes and cites.
+  bool sentences = false;
+};
+
+// Example questions that a passage answers, indexed with it (document expansion, as in
+// Nogueira et al. 2019, "Document Expansion by Query Prediction"): a question worded unlike
+// the passage still finds it. The questions are searched but never shown in results.
+struct PassageQuestions {
+  std::string file;  // relative to the indexed folder
+  std::string text;  // a phrase of the passage (soft line breaks and runs of spaces ignored)
+  std::vector<std::string> questions;
+};
+
+// Reads a questions file: {"passages": [{"file", "text", "questions": [...]}, ...]}.
+// Errors name the file and the entry.
+StatusOr<std::vector<PassageQuestions>> LoadPassageQuestions(const std::string& path);
+
+struct IndexOptions {
+  ChunkingOptions chunking;
+  std::vector<PassageQuestions> questions;
 };
 
 struct RetrievedChunk {
@@ -57,11 +78,15 @@ class DocumentIndex {
 
   // Indexes every *.txt / *.md / *.markdown file under folder (recursively); files whose
   // size and modification time are unchanged are skipped, deleted files are removed.
-  StatusOr<IndexStats> IndexFolder(const std::string& folder, const ChunkingOptions& options = {});
+  // A change of options (chunking, questions) re-indexes every file. Fails when a
+  // questions entry matches no chunk of its file.
+  StatusOr<IndexStats> IndexFolder(const std::string& folder, const IndexOptions& options = {});
 
   // The k best chunks for a free-text query (words are matched with Porter stemming; any
-  // word may match). An empty or wordless query returns no results.
-  StatusOr<std::vector<RetrievedChunk>> Search(const std::string& query, int k) const;
+  // word may match), those scoring below min_score left out. An empty or wordless query
+  // returns no results.
+  StatusOr<std::vector<RetrievedChunk>> Search(const std::string& query, int k,
+                                               double min_score = 0) const;
 
  private:
   explicit DocumentIndex(sqlite3* db) : db_(db) {}
@@ -75,8 +100,10 @@ std::vector<RetrievedChunk> ChunkText(const std::string& path, const std::string
 
 // The tool the model sees: retrieve(query: string, k?: integer 1-10).
 ToolSpec RetrieveToolSpec(const std::string& name = "retrieve");
-// Runs the tool: {"results": [{"citation", "text", "path", "lines", "score"}, ...]}.
+// Runs the tool: {"results": [{"citation", "text", "score"}, ...]}, leaving out results
+// that score below min_score (BM25, higher is better; 0 keeps every match).
 StatusOr<nlohmann::json> RunRetrieveTool(const DocumentIndex& index,
-                                         const nlohmann::json& arguments, int default_k = 3);
+                                         const nlohmann::json& arguments, int default_k = 3,
+                                         double min_score = 0);
 
 }  // namespace qs::tools

@@ -438,9 +438,18 @@ struct Executor::Run {
                                  : tool.retrieve.index_path;
     StatusOr<std::unique_ptr<tools::DocumentIndex>> index = tools::DocumentIndex::Open(index_path);
     if (!index.ok()) return ToolFailure("retrieve", index.status().message());
-    StatusOr<tools::IndexStats> indexed = (*index)->IndexFolder(tool.retrieve.folder_path);
+    tools::IndexOptions options;
+    options.chunking.sentences = tool.retrieve.sentence_chunks;
+    if (!tool.retrieve.questions_path.empty()) {
+      StatusOr<std::vector<tools::PassageQuestions>> questions =
+          tools::LoadPassageQuestions(tool.retrieve.questions_path);
+      if (!questions.ok()) return ToolFailure("retrieve", questions.status().message());
+      options.questions = std::move(*questions);
+    }
+    StatusOr<tools::IndexStats> indexed = (*index)->IndexFolder(tool.retrieve.folder_path, options);
     if (!indexed.ok()) return ToolFailure("retrieve", indexed.status().message());
-    StatusOr<json> found = tools::RunRetrieveTool(**index, arguments, tool.retrieve.k);
+    StatusOr<json> found =
+        tools::RunRetrieveTool(**index, arguments, tool.retrieve.k, tool.retrieve.min_score);
     if (!found.ok()) return ToolFailure("retrieve", found.status().message());
     ToolOutcome o;
     o.ok = true;

@@ -1482,14 +1482,39 @@ void Validator::ParseRetrieveTool(const Entry& e, RetrieveToolConfig* config) {
           "retrieve: {folder: docs}");
     return;
   }
-  Fields f =
-      ReadFields(e.value, "the retrieve settings of tool '" + name + "'", {"folder", "k", "index"});
+  Fields f = ReadFields(e.value, "the retrieve settings of tool '" + name + "'",
+                        {"folder", "k", "index", "chunks", "questions", "min_score"});
   if (String(f, "folder", &config->folder, true)) {
     ExistingFolder(*f.Find("folder"), config->folder, &config->folder_path);
   }
   int64_t k = 0;
   if (Int(f, "k", &k, false, 1, 10)) config->k = static_cast<int>(k);
   if (String(f, "index", &config->index, false)) config->index_path = ResolvePath(config->index);
+  std::string chunks;
+  if (String(f, "chunks", &chunks, false)) {
+    if (chunks == "sentences" || chunks == "paragraphs") {
+      config->sentence_chunks = chunks == "sentences";
+    } else {
+      Error(f.Find("chunks")->value.Mark(),
+            "'chunks' of tool '" + name + "' must be paragraphs or sentences, got '" + chunks + "'",
+            "paragraphs (the default) keeps sections together; sentences makes each sentence, "
+            "table row and list item a passage of its own");
+    }
+  }
+  if (String(f, "questions", &config->questions, false)) {
+    config->questions_path = ResolvePath(config->questions);
+    StatusOr<std::vector<tools::PassageQuestions>> loaded =
+        tools::LoadPassageQuestions(config->questions_path);
+    if (!loaded.ok()) {
+      Error(f.Find("questions")->value.Mark(), loaded.status().message(),
+            "paths are relative to the YAML file's folder");
+    }
+  }
+  if (Number(f, "min_score", &config->min_score, false) && config->min_score < 0) {
+    Error(f.Find("min_score")->value.Mark(),
+          "'min_score' of tool '" + name + "' must be at least 0",
+          "0 keeps every match; results are ranked by BM25, higher is better");
+  }
 }
 
 // ---- nodes

@@ -86,12 +86,16 @@ struct ModelSpec {
 
 // The built-in retrieve tool over a folder of documents (tools/retrieval.h).
 struct RetrieveToolConfig {
-  tools::ToolSpec spec;     // RetrieveToolSpec(name), description overridable
-  std::string folder;       // as written
-  std::string folder_path;  // resolved against the YAML file's folder
-  int k = 3;                // default number of results (the model may pass its own k)
-  std::string index;        // SQLite path as written; empty: the executor picks one
-  std::string index_path;   // resolved like folder_path; empty when index is
+  tools::ToolSpec spec;          // RetrieveToolSpec(name), description overridable
+  std::string folder;            // as written
+  std::string folder_path;       // resolved against the YAML file's folder
+  int k = 3;                     // default number of results (the model may pass its own k)
+  std::string index;             // SQLite path as written; empty: the executor picks one
+  std::string index_path;        // resolved like folder_path; empty when index is
+  bool sentence_chunks = false;  // chunks: sentences (one passage per sentence)
+  std::string questions;         // example questions per passage (tools::PassageQuestions)
+  std::string questions_path;    // resolved like folder_path; empty when questions is
+  double min_score = 0;          // results scoring below are left out
 };
 
 enum class ToolKind { kHttp, kRetrieve };

@@ -4,8 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <thread>
 
 namespace qs::tools {
@@ -137,6 +139,124 @@ TEST_F(RetrievalTest, MissingFolderAndUnwritableDatabase) {
   auto bad = DocumentIndex::Open("/nonexistent/dir/index.sqlite");
   EXPECT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("/nonexistent/dir/index.sqlite"), std::string::npos);
+}
+
+TEST(ChunkText, SentenceChunksAreSentencesRowsAndItemsWithTheirLines) {
+  const std::string text =
+      "# Shipping\n\nOrders leave the same\nday. Later ones leave\nthe next day!\n\n"
+      "| destination | carrier |\n| --- | :-: |\n| Germany | DHL |\n| EU | UPS\n\n"
+      "- Free returns\n  for 30 days.\n";
+  ChunkingOptions options;
+  options.sentences = true;
+  std::vector<RetrievedChunk> chunks = ChunkText("s.md", text, options);
+  std::vector<std::string> got;
+  for (const RetrievedChunk& c : chunks) got.push_back(c.Citation() + " " + c.text);
+  EXPECT_EQ(got, (std::vector<std::string>{
+                     "s.md:3-4 Orders leave the same day.",
+                     "s.md:4-5 Later ones leave the next day!",
+                     "s.md:9-9 destination: Germany; carrier: DHL",
+                     "s.md:10-10 destination: EU; carrier: UPS",
+                     "s.md:12-13 - Free returns for 30 days.",
+                 }));
+}
+
+TEST_F(RetrievalTest, ExampleQuestionsFindPassagesWordedOtherwise) {
+  Write("questions.json",
+        R"({"passages": [{"file": "returns.md", "text": "Damaged items are replaced",
+            "questions": ["My grinder came smashed, what now?"]}]})");
+  StatusOr<std::vector<PassageQuestions>> questions =
+      LoadPassageQuestions((root_ / "questions.json").string());
+  ASSERT_TRUE(questions.ok()) << questions.status().ToString();
+  auto index = DocumentIndex::Open(Db());
+  ASSERT_TRUE(index.ok());
+  // Without the questions no passage shares a word with this one.
+  ASSERT_TRUE((*index)->IndexFolder(Docs()).ok());
+  StatusOr<std::vector<RetrievedChunk>> plain = (*index)->Search("came smashed", 3);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_TRUE(plain->empty());
+  // With them (a change of options re-indexes unchanged files too).
+  IndexOptions options;
+  options.questions = *questions;
+  options.chunking.sentences = true;
+  StatusOr<IndexStats> stats = (*index)->IndexFolder(Docs(), options);
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->files_indexed, 2);
+  StatusOr<std::vector<RetrievedChunk>> hits = (*index)->Search("it came smashed", 3);
+  ASSERT_TRUE(hits.ok());
+  ASSERT_EQ(hits->size(), 1u);
+  EXPECT_EQ((*hits)[0].Citation(), "returns.md:8-8");
+  EXPECT_EQ((*hits)[0].text, "Damaged items are replaced free of charge.");  // no questions
+  // min_score leaves out weak matches.
+  StatusOr<nlohmann::json> weak =
+      RunRetrieveTool(**index, {{"query", "came smashed"}}, 3, (*hits)[0].score + 1);
+  ASSERT_TRUE(weak.ok());
+  EXPECT_TRUE((*weak)["results"].empty());
+}
+
+TEST_F(RetrievalTest, QuestionsFileErrorsNameTheEntry) {
+  Write("bad.json", R"({"passages": [{"file": "returns.md", "text": "x"}]})");
+  StatusOr<std::vector<PassageQuestions>> bad = LoadPassageQuestions((root_ / "bad.json").string());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("passages[0]"), std::string::npos)
+      << bad.status().message();
+  Write("nomatch.json",
+        R"({"passages": [{"file": "returns.md", "text": "no such phrase", "questions": []}]})");
+  StatusOr<std::vector<PassageQuestions>> nomatch =
+      LoadPassageQuestions((root_ / "nomatch.json").string());
+  ASSERT_TRUE(nomatch.ok());
+  auto index = DocumentIndex::Open(Db());
+  ASSERT_TRUE(index.ok());
+  IndexOptions options;
+  options.questions = *nomatch;
+  StatusOr<IndexStats> r = (*index)->IndexFolder(Docs(), options);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("\"no such phrase\") matches no passage"), std::string::npos)
+      << r.status().message();
+  EXPECT_FALSE(LoadPassageQuestions((root_ / "missing.json").string()).ok());
+}
+
+// The shipped example: examples/docs with examples/docs_questions.json, asked the held-out
+// questions of examples/training/docs_facts.json that no index or model has seen.
+TEST(ExampleDocs, HeldOutQuestionsFindTheirPassageFirst) {
+  const std::string examples = std::string(QS_SOURCE_DIR) + "/examples";
+  std::ifstream facts_file(examples + "/training/docs_facts.json");
+  const nlohmann::json facts = nlohmann::json::parse(facts_file);
+  StatusOr<std::vector<PassageQuestions>> questions =
+      LoadPassageQuestions(examples + "/docs_questions.json");
+  ASSERT_TRUE(questions.ok()) << questions.status().ToString();
+  std::set<std::string> indexed;
+  for (const PassageQuestions& p : *questions)
+    indexed.insert(p.questions.begin(), p.questions.end());
+  const fs::path db = fs::path(QS_BINARY_DIR) / "retrieval_test_example_docs.sqlite";
+  fs::remove(db);
+  auto index = DocumentIndex::Open(db.string());
+  ASSERT_TRUE(index.ok());
+  IndexOptions options;
+  options.chunking.sentences = true;
+  options.questions = *questions;
+  ASSERT_TRUE((*index)->IndexFolder(examples + "/docs", options).ok());
+  int asked = 0, first = 0, top3 = 0;
+  for (const nlohmann::json& fact : facts) {
+    for (const std::string q : fact["eval_questions"]) {
+      EXPECT_EQ(indexed.count(q), 0u) << "held-out question in the index: " << q;
+      StatusOr<std::vector<RetrievedChunk>> hits = (*index)->Search(q, 3);
+      ASSERT_TRUE(hits.ok());
+      ++asked;
+      for (size_t i = 0; i < hits->size(); ++i) {
+        const bool right =
+            (*hits)[i].path == fact["file"].get<std::string>() &&
+            (*hits)[i].text.find(fact["span"].get<std::string>()) != std::string::npos;
+        if (right) {
+          first += i == 0;
+          ++top3;
+        }
+      }
+    }
+  }
+  std::printf("held-out questions: %d, right passage first %d, in the top 3 %d\n", asked, first,
+              top3);
+  EXPECT_GE(first, asked * 85 / 100);
+  EXPECT_GE(top3, asked * 95 / 100);
 }
 
 }  // namespace

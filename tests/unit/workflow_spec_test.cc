@@ -326,6 +326,18 @@ const ErrorCase kErrorCases[] = {
      "name: t\ntools:\n  - name: s\n    retrieve: {folder: no_such_docs}\nnodes:\n"
      "  - {id: a, type: retrieve, tool: s, query: q, output: x}\n",
      4, 24, "retrieve folder 'no_such_docs' does not exist", "relative to the YAML file's folder"},
+    {"retrieve_chunks_unknown",
+     "name: t\ntools:\n  - name: s\n    retrieve: {folder: docs, chunks: words}\nnodes:\n"
+     "  - {id: a, type: retrieve, tool: s, query: q, output: x}\n",
+     4, 38, "'chunks' of tool 's' must be paragraphs or sentences, got 'words'", "sentences makes"},
+    {"retrieve_questions_missing",
+     "name: t\ntools:\n  - name: s\n    retrieve: {folder: docs, questions: nope.json}\nnodes:\n"
+     "  - {id: a, type: retrieve, tool: s, query: q, output: x}\n",
+     4, 41, "nope.json", "relative to the YAML file's folder"},
+    {"retrieve_min_score_negative",
+     "name: t\ntools:\n  - name: s\n    retrieve: {folder: docs, min_score: -1}\nnodes:\n"
+     "  - {id: a, type: retrieve, tool: s, query: q, output: x}\n",
+     4, 41, "'min_score' of tool 's' must be at least 0", ""},
     {"retrieve_node_folder_missing",
      "name: t\nnodes:\n  - id: a\n    type: retrieve\n    folder: nodocs\n    query: q\n"
      "    output: x\n",
@@ -545,7 +557,7 @@ tools:
     output_schema: {type: object}
   - name: docs
     description: Search the docs.
-    retrieve: {folder: docs, k: 5, index: cache/docs.sqlite}
+    retrieve: {folder: docs, k: 5, index: cache/docs.sqlite, chunks: sentences, questions: docs_questions.json, min_score: 2.5}
 state:
   notes: {reducer: append}
   facts: {reducer: merge, initial: {a: 1}}
@@ -661,6 +673,9 @@ max_steps: 20
   EXPECT_EQ(docs.retrieve.folder_path, kExamples + "/docs");
   EXPECT_EQ(docs.retrieve.k, 5);
   EXPECT_EQ(docs.retrieve.index_path, kExamples + "/cache/docs.sqlite");
+  EXPECT_TRUE(docs.retrieve.sentence_chunks);
+  EXPECT_EQ(docs.retrieve.questions_path, kExamples + "/docs_questions.json");
+  EXPECT_EQ(docs.retrieve.min_score, 2.5);
   EXPECT_TRUE(docs.output_schema.is_null());
 
   // Declared keys in order, then keys only node outputs write (sorted).

@@ -36,6 +36,7 @@
 #include "model/tokenizer/bpe_trainer.h"
 #include "model/tokenizer/chat_format.h"
 #include "runtime/agent/agent_protocol.h"
+#include "runtime/agent/context_values.h"
 #include "workflows/executor.h"
 #include "workflows/workflow_spec.h"
 
@@ -701,20 +702,22 @@ class OracleModel : public wf::AgentModel {
     return qs::Internal("unknown task kind");
   }
 
-  // The passage (citation) of the fact's file whose text holds the fact's span.
-  static std::string FindCitation(const json& results, const json& fact) {
-    if (!results.is_object() || !results.contains("results")) return "";
+  // The passage of the fact's file whose text holds the fact's span: its citation, and its
+  // sentence that holds the span, which is the answer (an x-from-context sentence).
+  struct Passage {
+    std::string citation, sentence;
+  };
+  static Passage FindPassage(const json& results, const json& fact) {
+    if (!results.is_object() || !results.contains("results")) return {};
     const std::string span = fact["span"];
     for (const json& r : results["results"]) {
       const std::string file = fact["file"];
       if (r.value("citation", "").rfind(file + ":", 0) != 0) continue;  // "FILE:FIRST-LAST"
-      std::string text = r.value("text", "");
-      for (char& c : text) {
-        if (c == '\n') c = ' ';
+      for (const std::string& sentence : qs::agent::ContextSentences({r.value("text", "")})) {
+        if (sentence.find(span) != std::string::npos) return {r.value("citation", ""), sentence};
       }
-      if (text.find(span) != std::string::npos) return r.value("citation", "");
     }
-    return "";
+    return {};
   }
 
   StatusOr<wf::AgentResponse> DecideDocs(const wf::AgentRequest& request,
@@ -725,17 +728,17 @@ class OracleModel : public wf::AgentModel {
     if (t.kind == Kind::kDocsUnknown) return Answer(unknown);
     const json& fact = *t.fact;
     // The passages of the retrieve node are in the user message, as JSON after "Passages:".
-    std::string citation;
+    Passage passage;
     for (const wf::ChatMessage& m : request.messages) {
       const size_t at = m.role == "user" ? m.content.find("Passages:\n") : std::string::npos;
       if (at == std::string::npos) continue;
-      citation = FindCitation(json::parse(m.content.substr(at + 10), nullptr, false), fact);
+      passage = FindPassage(json::parse(m.content.substr(at + 10), nullptr, false), fact);
     }
     for (const json& r : results) {
-      if (citation.empty()) citation = FindCitation(r, fact);
+      if (passage.citation.empty()) passage = FindPassage(r, fact);
     }
-    if (!citation.empty()) {
-      return Answer({{"answer", fact["answer"]}, {"citations", {citation}}});
+    if (!passage.citation.empty()) {
+      return Answer({{"answer", passage.sentence}, {"citations", {passage.citation}}});
     }
     if (results.empty()) return Call("search_policies", {{"query", fact["query"]}});
     ++retrieval_misses;

@@ -231,6 +231,7 @@ Status Denoiser::RunBlocks() {
         any = any || quota[sb] > 0;
       }
       if (!any) continue;  // the reference would call the model and commit nothing
+      const int64_t masks_before = CountMasksAllRows(lo, hi);
       QS_ASSIGN_OR_RETURN(std::vector<Candidates> cands, FindCandidates(lo, hi));
       QS_ASSIGN_OR_RETURN(at::Tensor logits, CallModel(cands));
       for (int64_t b = 0; b < batch_; ++b) {
@@ -252,6 +253,13 @@ Status Denoiser::RunBlocks() {
           chosen = RankTop(p, std::min(quota[static_cast<size_t>(b)], n));
         }
         QS_RETURN_IF_ERROR(Commit(b, p, chosen));
+      }
+      // Threshold steps run until the block is full: a step that commits nothing (a
+      // constraint that rejects every proposal) would repeat forever.
+      if (threshold && CountMasksAllRows(lo, hi) == masks_before) {
+        return FailedPrecondition("denoising made no progress in the block at positions " +
+                                  std::to_string(lo) + "-" + std::to_string(hi - 1) +
+                                  ": the constraint took none of the model's proposals");
       }
       QS_RETURN_IF_ERROR(EndStep());
       if (AllDone()) return Status::Ok();
@@ -549,27 +557,38 @@ Proposal Denoiser::Propose(const at::Tensor& logits, int64_t b, const Candidates
   if (cand.disallowed.defined()) rows = rows.masked_fill(cand.disallowed.to(rows.device()), -kInf);
   const int64_t n = rows.size(0);
   at::Tensor tokens, confidence;
-  if (c_.kind == SamplerKind::kDream) {
-    const DreamAlg alg = c_.alg == DreamAlg::kConfidenceThreshold ? DreamAlg::kMaskgitPlus : c_.alg;
-    std::tie(tokens, confidence) = DreamSampleTokens(rows, alg);
-  } else {
-    if (c_.temperature == 0.0) {
-      tokens = rows.argmax(-1);
+  auto pick = [&] {
+    if (c_.kind == SamplerKind::kDream) {
+      const DreamAlg alg =
+          c_.alg == DreamAlg::kConfidenceThreshold ? DreamAlg::kMaskgitPlus : c_.alg;
+      std::tie(tokens, confidence) = DreamSampleTokens(rows, alg);
     } else {
-      // LLaDA add_gumbel_noise: exp(logits) / (-log(u))^temperature in float64.
-      at::Tensor u = at::rand(rows.sizes(), gen_, at::TensorOptions().dtype(at::kDouble));
-      at::Tensor noise = (-u.log()).pow(c_.temperature).to(rows.device());
-      tokens = (rows.to(at::kDouble).exp() / noise).argmax(-1);
+      if (c_.temperature == 0.0) {
+        tokens = rows.argmax(-1);
+      } else {
+        // LLaDA add_gumbel_noise: exp(logits) / (-log(u))^temperature in float64.
+        at::Tensor u = at::rand(rows.sizes(), gen_, at::TensorOptions().dtype(at::kDouble));
+        at::Tensor noise = (-u.log()).pow(c_.temperature).to(rows.device());
+        tokens = (rows.to(at::kDouble).exp() / noise).argmax(-1);
+      }
+      if (c_.remasking == Remasking::kRandom) {
+        confidence = at::rand({n}, gen_);
+      } else {
+        // LLaDA takes the softmax in float32, Fast-dLLM in float64.
+        at::Tensor probs = c_.kind == SamplerKind::kFastDllmThreshold
+                               ? at::softmax(rows.to(at::kDouble), -1)
+                               : at::softmax(rows, -1);
+        confidence = probs.gather(-1, tokens.unsqueeze(-1)).squeeze(-1);
+      }
     }
-    if (c_.remasking == Remasking::kRandom) {
-      confidence = at::rand({n}, gen_);
-    } else {
-      // LLaDA takes the softmax in float32, Fast-dLLM in float64.
-      at::Tensor probs = c_.kind == SamplerKind::kFastDllmThreshold
-                             ? at::softmax(rows.to(at::kDouble), -1)
-                             : at::softmax(rows, -1);
-      confidence = probs.gather(-1, tokens.unsqueeze(-1)).squeeze(-1);
-    }
+  };
+  pick();
+  // A model may rank the mask token itself first (a small one with tied embeddings does, at
+  // masked positions). Committing it changes nothing, and a threshold step would repeat
+  // forever; the references never meet this case, so only then is the mask token ruled out.
+  if (c_.mask_id >= 0 && c_.mask_id < rows.size(-1) && (tokens == c_.mask_id).any().item<bool>()) {
+    rows = rows.index_fill(-1, LongTensor({c_.mask_id}).to(rows.device()), -kInf);
+    pick();
   }
   p.tokens = tokens.to(at::kCPU).contiguous();
   p.confidence = confidence.to(at::kCPU).contiguous();

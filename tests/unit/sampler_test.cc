@@ -283,6 +283,64 @@ TEST(SamplerConstraint, OutputObeysAToyConstraintWithEverySampler) {
   }
 }
 
+// Ranks the mask token first everywhere (as a small model with tied embeddings may at
+// masked positions), then tokens 10, 11, ...: committing the mask would change nothing.
+class MaskFirstLogits : public LogitsSource {
+ public:
+  explicit MaskFirstLogits(int64_t prompt_length) : prompt_length_(prompt_length) {}
+  StatusOr<at::Tensor> Logits(const at::Tensor& ids) override {
+    at::Tensor logits = at::zeros({ids.size(0), ids.size(1), kVocab});
+    logits.select(2, kMask).fill_(20.0);
+    for (int64_t p = prompt_length_; p < ids.size(1); ++p) {
+      logits.select(1, p).select(1, 10 + (p - prompt_length_)).fill_(5.0);
+    }
+    return logits;
+  }
+  int64_t vocab_size() const override { return kVocab; }
+
+ private:
+  int64_t prompt_length_;
+};
+
+TEST(SamplerMask, AModelThatRanksTheMaskFirstStillFillsTheCanvas) {
+  for (SamplerKind kind :
+       {SamplerKind::kLlada, SamplerKind::kFastDllmThreshold, SamplerKind::kDream}) {
+    SamplerConfig c = Config(kind);
+    c.gen_length = 8;
+    c.block_length = kind == SamplerKind::kDream ? 0 : 8;
+    c.steps = 8;
+    MaskFirstLogits source(6);
+    StatusOr<SamplerResult> r = RunSampler(Prompt(1), c, source);
+    ASSERT_TRUE(r.ok()) << SamplerKindName(kind) << ": " << r.status().ToString();
+    std::vector<int64_t> answer(r->canvas.data_ptr<int64_t>() + 6,
+                                r->canvas.data_ptr<int64_t>() + 14);
+    EXPECT_EQ(answer, (std::vector<int64_t>{10, 11, 12, 13, 14, 15, 16, 17}))
+        << SamplerKindName(kind);
+  }
+}
+
+// Takes none of the model's proposals: a threshold step would commit nothing forever.
+class RejectsEveryProposal : public Constraint {
+ public:
+  bool AllowedTokens(const CanvasView&, int64_t, int, uint32_t*) override { return false; }
+  void ChooseCommits(const CanvasView&, const std::vector<ProposedToken>&,
+                     std::vector<int64_t>* chosen) override {
+    chosen->clear();
+  }
+};
+
+TEST(SamplerConstraint, AThresholdStepThatCommitsNothingFailsInsteadOfLooping) {
+  std::unique_ptr<DiffusionLm> lm = DiffusionLm::Random(TinyConfig(), 11);
+  GenerateOptions options;
+  options.sampler = Config(SamplerKind::kFastDllmThreshold);
+  RejectsEveryProposal constraint;
+  StatusOr<GenerateResult> r = lm->Generate({1, 2, 3}, options, &constraint);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(r.status().message().find("made no progress"), std::string::npos)
+      << r.status().ToString();
+}
+
 // Allows no token anywhere: denoising cannot progress and says so.
 class NothingAllowed : public Constraint {
  public:

@@ -1,5 +1,6 @@
 #include "runtime/agent/context_values.h"
 
+#include <algorithm>
 #include <cctype>
 #include <set>
 #include <string_view>
@@ -85,7 +86,11 @@ std::vector<std::string> ContextSentences(const std::vector<std::string>& texts)
   std::set<std::string> seen;
   auto add = [&](std::string_view s) {
     s = Trim(s);
-    if (s.size() <= kMaxContextSentenceBytes) AddCandidate(s, &seen, &sentences);
+    // A sentence has two words at least: a lone token such as a citation
+    // ("shipping.md:10-10") is a word, not something to quote.
+    const bool has_space = std::any_of(
+        s.begin(), s.end(), [](char c) { return std::isspace(static_cast<unsigned char>(c)); });
+    if (has_space && s.size() <= kMaxContextSentenceBytes) AddCandidate(s, &seen, &sentences);
   };
   for (const std::string& text : texts) {
     size_t start = 0;

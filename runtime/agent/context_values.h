@@ -17,7 +17,8 @@
 //
 // Words: the text is split at white space and at " ' ` ( ) [ ] { } < > , ; = | and the
 // ends of each piece lose . : ! ? (so "A1001?" gives A1001, "returns.md:3-9" stays whole).
-// Sentences: each line is split after . ! ? followed by white space. A message that holds
+// Sentences: each line is split after . ! ? followed by white space; a piece without white
+// space inside (one word, a citation) is no sentence. A message that holds
 // JSON (a tool result; passages after "Passages:") is read as its string values, so
 // citations and passage text come unescaped; the text before the JSON counts too.
 //

@@ -416,9 +416,9 @@ TEST(ContextValuesTest, WordsAndSentencesComeFromUserMessagesAndToolResults) {
   EXPECT_FALSE(has(words, "order_id")) << "JSON keys are not values";
   EXPECT_EQ(std::count(words.begin(), words.end(), "A1001"), 1) << "distinct";
   const std::vector<std::string> sentences = ContextSentences(texts);
-  EXPECT_EQ(sentences,
-            (std::vector<std::string>{"Where is my order A1001?", "I am bob, thanks!", "A1001",
-                                      "TRK-5521", "Shipped today.", "Arrives soon!", "Call us."}));
+  EXPECT_EQ(sentences, (std::vector<std::string>{"Where is my order A1001?", "I am bob, thanks!",
+                                                 "Shipped today.", "Arrives soon!", "Call us."}))
+      << "ids and citations (one word each) are no sentences";
 }
 
 TEST(ContextValuesTest, KeywordBecomesTheEnumOfAcceptedCandidates) {
@@ -432,7 +432,7 @@ TEST(ContextValuesTest, KeywordBecomesTheEnumOfAcceptedCandidates) {
   EXPECT_EQ(json::parse(p["order_id"]["enum"].dump()), json::array({"A1001"}));
   EXPECT_EQ(json::parse(p["tracking_id"]["enum"].dump()), json::array({"TRK-5521"}));
   EXPECT_EQ(json::parse(p["note"]["enum"].dump()),
-            json::array({"A1001", "TRK-5521", "Shipped today.", "Arrives soon!", "Call us."}));
+            json::array({"Shipped today.", "Arrives soon!", "Call us."}));
   EXPECT_FALSE(p["order_id"].contains("x-from-context"));
   EXPECT_EQ(json::parse(p["x-from-context"].dump()), json::parse(R"({"type":"string"})"))
       << "a property, untouched";

@@ -51,6 +51,14 @@ std::string FtsQuery(const std::string& text) {
   return query;
 }
 
+// The line of `text` that starts at *pos, without its '\n'; *pos moves past it.
+std::string NextLine(const std::string& text, size_t* pos) {
+  const size_t end = text.find('\n', *pos);
+  std::string line = text.substr(*pos, end == std::string::npos ? std::string::npos : end - *pos);
+  *pos = end == std::string::npos ? text.size() : end + 1;
+  return line;
+}
+
 // A Markdown line that starts a block of its own: heading, table row, quote, list item.
 bool StartsBlock(const std::string& line) {
   const size_t at = line.find_first_not_of(" \t\r");
@@ -181,9 +189,7 @@ std::vector<RetrievedChunk> ChunkSentences(const std::string& path, const std::s
   int line_no = 0;
   size_t pos = 0;
   while (pos < text.size()) {
-    size_t end = text.find('\n', pos);
-    std::string line = text.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
-    pos = end == std::string::npos ? text.size() : end + 1;
+    std::string line = NextLine(text, &pos);
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     const size_t first = line.find_first_not_of(" \t");
@@ -246,9 +252,7 @@ std::vector<RetrievedChunk> ChunkText(const std::string& path, const std::string
   };
   size_t pos = 0;
   while (pos < text.size()) {
-    size_t end = text.find('\n', pos);
-    std::string line = text.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
-    pos = end == std::string::npos ? text.size() : end + 1;
+    std::string line = NextLine(text, &pos);
     ++line_no;
     const bool blank = line.find_first_not_of(" \t\r") == std::string::npos;
     // A Markdown heading starts a new chunk so that sections stay together.

@@ -329,12 +329,17 @@ class RejectsEveryProposal : public Constraint {
   }
 };
 
-TEST(SamplerConstraint, AThresholdStepThatCommitsNothingFailsInsteadOfLooping) {
+// A random tiny model's generation of a 3-token prompt under `constraint`.
+StatusOr<GenerateResult> GenerateUnder(SamplerKind kind, Constraint* constraint) {
   std::unique_ptr<DiffusionLm> lm = DiffusionLm::Random(TinyConfig(), 11);
   GenerateOptions options;
-  options.sampler = Config(SamplerKind::kFastDllmThreshold);
+  options.sampler = Config(kind);
+  return lm->Generate({1, 2, 3}, options, constraint);
+}
+
+TEST(SamplerConstraint, AThresholdStepThatCommitsNothingFailsInsteadOfLooping) {
   RejectsEveryProposal constraint;
-  StatusOr<GenerateResult> r = lm->Generate({1, 2, 3}, options, &constraint);
+  StatusOr<GenerateResult> r = GenerateUnder(SamplerKind::kFastDllmThreshold, &constraint);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(r.status().message().find("made no progress"), std::string::npos)
@@ -348,11 +353,8 @@ class NothingAllowed : public Constraint {
 };
 
 TEST(SamplerConstraint, AConstraintThatBlocksEverythingFails) {
-  std::unique_ptr<DiffusionLm> lm = DiffusionLm::Random(TinyConfig(), 11);
-  GenerateOptions options;
-  options.sampler = Config(SamplerKind::kLlada);
   NothingAllowed constraint;
-  StatusOr<GenerateResult> r = lm->Generate({1, 2, 3}, options, &constraint);
+  StatusOr<GenerateResult> r = GenerateUnder(SamplerKind::kLlada, &constraint);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(r.status().message().find("cannot progress"), std::string::npos)

@@ -46,6 +46,9 @@ struct AgentRequest {
   // JSON Schema of the final answer; null: the answer is a string.
   nlohmann::json answer_schema;
   const ModelSpec* model = nullptr;  // the workflow's sampler settings
+  // The agent node's bound arguments, rendered: {tool: {parameter: value}}. `tools` holds
+  // those tools without the bound parameters; the executor adds the values to the calls.
+  nlohmann::json bound_arguments = nlohmann::json::object();
 };
 
 // Filled in by the model implementation for the trace; zeros when unknown.
@@ -76,6 +79,11 @@ class AgentModel {
   // A failed Status (the model could not run) fails the node; the executor does not retry.
   virtual StatusOr<AgentResponse> Generate(const AgentRequest& request) = 0;
 };
+
+// The calls as they run: each call of a tool in `bound_arguments` gets its bound values
+// (over any value of the same name the model wrote).
+std::vector<AgentToolCall> WithBoundArguments(const nlohmann::json& bound_arguments,
+                                              std::vector<AgentToolCall> calls);
 
 // JSON forms used by checkpoints (a replayed round must see the same response).
 nlohmann::json AgentResponseToJson(const AgentResponse& response);

@@ -163,7 +163,48 @@ class RunLock {
   int fd_ = -1;
 };
 
+// A bound value that renders to nothing: null, or an empty string.
+bool HasEmptyValue(const json& values) {
+  for (const auto& [name, value] : values.items()) {
+    if (value.is_null() || (value.is_string() && value.get<std::string>().empty())) return true;
+  }
+  return false;
+}
+
+// A tool's parameter schema as the model sees it: the bound parameters taken out of
+// properties and required.
+json WithoutParameters(json parameters, const json& bound) {
+  for (const auto& [name, value] : bound.items()) {
+    if (parameters.contains("properties") && parameters["properties"].is_object()) {
+      parameters["properties"].erase(name);
+    }
+    if (parameters.contains("required") && parameters["required"].is_array()) {
+      json kept = json::array();
+      for (const json& r : parameters["required"]) {
+        if (r != name) kept.push_back(r);
+      }
+      if (kept.empty()) {
+        parameters.erase("required");
+      } else {
+        parameters["required"] = std::move(kept);
+      }
+    }
+  }
+  return parameters;
+}
+
 }  // namespace
+
+std::vector<AgentToolCall> WithBoundArguments(const json& bound_arguments,
+                                              std::vector<AgentToolCall> calls) {
+  for (AgentToolCall& call : calls) {
+    auto it = bound_arguments.find(call.tool);
+    if (it == bound_arguments.end()) continue;
+    if (!call.arguments.is_object()) call.arguments = json::object();
+    for (const auto& [name, value] : it->items()) call.arguments[name] = value;
+  }
+  return calls;
+}
 
 json AgentResponseToJson(const AgentResponse& response) {
   json calls = json::array();
@@ -608,7 +649,16 @@ struct Executor::Run {
     for (const std::string& name : config.tools) {
       const WorkflowTool* tool = spec.FindTool(name);
       if (!tool) return NotFound("agent node '" + node.id + "': no tool '" + name + "'");
-      request.tools.push_back(tool->spec());
+      tools::ToolSpec offered = tool->spec();
+      if (config.bind.contains(name)) {
+        QS_ASSIGN_OR_RETURN(json values, RenderValue(config.bind[name], scope));
+        // Without its bound value the tool cannot run as the workflow means it (say, no
+        // customer account): the model does not get it this time.
+        if (HasEmptyValue(values)) continue;
+        offered.parameters = WithoutParameters(offered.parameters, values);
+        request.bound_arguments[name] = std::move(values);
+      }
+      request.tools.push_back(std::move(offered));
     }
     request.answer_schema = config.answer_schema;
     request.model = &spec.model;
@@ -643,9 +693,12 @@ struct Executor::Run {
           calls[i].id = "call_" + std::to_string(round) + "_" + std::to_string(i);
         }
       }
+      // The conversation keeps the calls as the model wrote them; they run with the bound
+      // values added.
       request.messages.push_back({"assistant", "", calls, "", ""});
       QS_ASSIGN_OR_RETURN(std::vector<ToolOutcome> outcomes,
-                          RunAgentCalls(node, config, step, round_key, calls));
+                          RunAgentCalls(node, request, step, round_key,
+                                        WithBoundArguments(request.bound_arguments, calls)));
       for (size_t i = 0; i < calls.size(); ++i) {
         request.messages.push_back(
             {"tool", outcomes[i].ForModel(), {}, calls[i].id, calls[i].tool});
@@ -657,19 +710,21 @@ struct Executor::Run {
   }
 
   // Runs one round's calls, concurrently when there are several; results in call order.
-  StatusOr<std::vector<ToolOutcome>> RunAgentCalls(const NodeSpec& node, const AgentNode& config,
-                                                   int step, const std::string& round_key,
+  StatusOr<std::vector<ToolOutcome>> RunAgentCalls(const NodeSpec& node,
+                                                   const AgentRequest& request, int step,
+                                                   const std::string& round_key,
                                                    const std::vector<AgentToolCall>& calls) {
     std::vector<StatusOr<ToolOutcome>> results(calls.size(), Internal("not run"));
     auto run_one = [&](size_t i) {
       const AgentToolCall& call = calls[i];
       const WorkflowTool* tool = nullptr;
-      if (std::find(config.tools.begin(), config.tools.end(), call.tool) != config.tools.end()) {
-        tool = spec.FindTool(call.tool);
+      for (const tools::ToolSpec& offered : request.tools) {
+        if (offered.name == call.tool) tool = spec.FindTool(call.tool);
       }
       if (!tool) {
-        results[i] = ToolFailure(
-            "unknown_tool", "agent node '" + node.id + "' has no tool named '" + call.tool + "'");
+        results[i] = ToolFailure("unknown_tool",
+                                 "agent node '" + node.id + "' offers no tool named '" + call.tool +
+                                     "' (not in its tools, or a bound value of it is empty)");
         return;
       }
       // Failed calls are checkpointed too: the model saw them and acted on them.

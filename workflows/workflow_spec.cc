@@ -566,7 +566,7 @@ const std::vector<std::string> kConditionOps = {"equals", "not_equals",   "in",
 std::vector<std::string> TypeFields(NodeType type) {
   switch (type) {
     case NodeType::kAgent:
-      return {"prompt", "system", "tools", "max_rounds", "answer_schema", "output"};
+      return {"prompt", "system", "tools", "bind", "max_rounds", "answer_schema", "output"};
     case NodeType::kLlm:
       return {"prompt", "system", "schema", "output"};
     case NodeType::kTool:
@@ -683,6 +683,11 @@ class Validator {
   void ParseNodes(const Entry& e);
   void ParseNode(const YAML::Node& item);
   void ParseNodeConfig(const Fields& f, NodeSpec* node);
+  // The entries of an arguments mapping into `out` (names checked against the tool's
+  // parameters, templates against the inputs and state); the names given go to `given`.
+  void ParseArgumentEntries(const YAML::Node& args, const std::string& node_id,
+                            const WorkflowTool* tool, json* out, std::set<std::string>* given);
+  void ParseBind(const Fields& f, const std::string& node_id, AgentNode* agent);
   void ParseToolArguments(const Fields& f, const std::string& node_id, const WorkflowTool* tool,
                           ToolNode* config);
   bool ParseCondition(const Entry& e, const std::string& where, Condition* out);
@@ -1642,6 +1647,7 @@ void Validator::ParseNodeConfig(const Fields& f, NodeSpec* node) {
           if (UseTool(te, t.Scalar(), f.what)) a.tools.push_back(t.Scalar());
         }
       }
+      ParseBind(f, id, &a);
       if (Int(f, "max_rounds", &v, false, 1, 1000)) a.max_rounds = static_cast<int>(v);
       Schema(f, "answer_schema", &a.answer_schema, false, false);
       node->config = std::move(a);
@@ -1758,13 +1764,10 @@ void Validator::ParseNodeConfig(const Fields& f, NodeSpec* node) {
   }
 }
 
-void Validator::ParseToolArguments(const Fields& f, const std::string& node_id,
-                                   const WorkflowTool* tool, ToolNode* config) {
-  YAML::Node args;
-  const bool has_args = Map(f, "arguments", &args, false);
-  if (!has_args && f.Find("arguments")) return;  // wrong type, reported
+void Validator::ParseArgumentEntries(const YAML::Node& args, const std::string& node_id,
+                                     const WorkflowTool* tool, json* out,
+                                     std::set<std::string>* given) {
   std::vector<std::string> params;
-  std::vector<std::string> required;
   // Arguments must be declared properties unless the schema admits others explicitly
   // (JSON Schema would allow extras by default, but here one is almost always a typo).
   bool closed = false;
@@ -1777,6 +1780,85 @@ void Validator::ParseToolArguments(const Fields& f, const std::string& node_id,
       const json extra = schema.value("additionalProperties", json(false));
       closed = !(extra == true || extra.is_object());
     }
+  }
+  for (const Entry& a : Entries(args)) {
+    given->insert(a.name);
+    if (tool && closed && std::find(params.begin(), params.end(), a.name) == params.end()) {
+      std::string hint = DidYouMean(a.name, params);
+      if (hint.empty() && params.empty()) hint = "the tool takes no arguments";
+      if (hint.empty()) hint = "parameters: " + JoinNames(params);
+      Error(a.key.Mark(),
+            "argument '" + a.name + "' is not a parameter of tool '" + tool->name + "'", hint);
+      continue;
+    }
+    CheckTemplatesIn(a.value, node_id);
+    (*out)[a.name] = ToJson(a.value, "", nullptr);
+  }
+}
+
+// bind: {TOOL: {PARAMETER: VALUE}}: arguments the executor sets, hidden from the model.
+void Validator::ParseBind(const Fields& f, const std::string& node_id, AgentNode* agent) {
+  YAML::Node bind;
+  if (!Map(f, "bind", &bind, false)) return;  // absent, or the wrong type (reported)
+  for (const Entry& b : Entries(bind)) {
+    if (std::find(agent->tools.begin(), agent->tools.end(), b.name) == agent->tools.end()) {
+      std::string hint = DidYouMean(b.name, agent->tools);
+      if (hint.empty()) {
+        hint = agent->tools.empty() ? "add the tool to tools: first"
+                                    : "tools: " + JoinNames(agent->tools);
+      }
+      Error(b.key.Mark(),
+            "'bind' of " + f.what + " names tool '" + b.name + "', which is not in its tools",
+            hint);
+      continue;
+    }
+    if (KindOf(b.value) != Kind::kMap || b.value.size() == 0) {
+      Error(
+          b.mark(),
+          "'bind' of " + f.what + ": tool '" + b.name + "' needs a mapping of parameters to values",
+          "bind: {" + b.name + ": {PARAMETER: \"{{inputs.NAME}}\"}}");
+      continue;
+    }
+    const WorkflowTool* tool = spec_.FindTool(b.name);
+    const json* properties = nullptr;
+    if (tool && tool->spec().parameters.contains("properties")) {
+      properties = &tool->spec().parameters["properties"];
+    }
+    // A bound parameter is taken out of the schema the model sees, so it must be declared.
+    std::vector<std::string> declared;
+    if (properties && properties->is_object()) {
+      for (auto it = properties->begin(); it != properties->end(); ++it) {
+        declared.push_back(it.key());
+      }
+    }
+    json values = json::object();
+    std::set<std::string> given;
+    for (const Entry& a : Entries(b.value)) {
+      if (tool && std::find(declared.begin(), declared.end(), a.name) == declared.end()) {
+        std::string hint = DidYouMean(a.name, declared);
+        if (hint.empty()) {
+          hint = declared.empty() ? "the tool declares no parameters"
+                                  : "parameters: " + JoinNames(declared);
+        }
+        Error(a.key.Mark(),
+              "bound argument '" + a.name + "' is not a parameter of tool '" + b.name + "'", hint);
+        continue;
+      }
+      CheckTemplatesIn(a.value, node_id);
+      values[a.name] = ToJson(a.value, "", nullptr);
+    }
+    agent->bind[b.name] = std::move(values);
+  }
+}
+
+void Validator::ParseToolArguments(const Fields& f, const std::string& node_id,
+                                   const WorkflowTool* tool, ToolNode* config) {
+  YAML::Node args;
+  const bool has_args = Map(f, "arguments", &args, false);
+  if (!has_args && f.Find("arguments")) return;  // wrong type, reported
+  std::vector<std::string> required;
+  if (tool) {
+    const json& schema = tool->spec().parameters;
     if (schema.contains("required") && schema["required"].is_array()) {
       for (const json& r : schema["required"]) {
         if (r.is_string()) required.push_back(r.get<std::string>());
@@ -1784,21 +1866,7 @@ void Validator::ParseToolArguments(const Fields& f, const std::string& node_id,
     }
   }
   std::set<std::string> given;
-  if (has_args) {
-    for (const Entry& a : Entries(args)) {
-      given.insert(a.name);
-      if (tool && closed && std::find(params.begin(), params.end(), a.name) == params.end()) {
-        std::string hint = DidYouMean(a.name, params);
-        if (hint.empty() && params.empty()) hint = "the tool takes no arguments";
-        if (hint.empty()) hint = "parameters: " + JoinNames(params);
-        Error(a.key.Mark(),
-              "argument '" + a.name + "' is not a parameter of tool '" + tool->name + "'", hint);
-        continue;
-      }
-      CheckTemplatesIn(a.value, node_id);
-      config->arguments[a.name] = ToJson(a.value, "", nullptr);
-    }
-  }
+  if (has_args) ParseArgumentEntries(args, node_id, tool, &config->arguments, &given);
   for (const std::string& r : required) {
     if (!given.count(r)) {
       const YAML::Mark mark = has_args ? f.Find("arguments")->key.Mark() : f.mark;

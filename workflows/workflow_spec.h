@@ -129,6 +129,10 @@ struct AgentNode {
   std::string prompt;              // template
   std::string system;              // template; empty when absent
   std::vector<std::string> tools;  // tool names
+  // Arguments the executor sets instead of the model: {tool: {parameter: value}}, strings
+  // are templates. The model sees those tools without the bound parameters, and a tool is
+  // not offered in a turn where a bound value renders empty (docs/WORKFLOWS.md, "bind").
+  nlohmann::json bind = nlohmann::json::object();
   int max_rounds = 8;
   nlohmann::json answer_schema;  // null when absent
 };

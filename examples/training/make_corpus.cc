@@ -578,6 +578,7 @@ class OracleModel : public wf::AgentModel {
  public:
   struct Turn {
     std::string prompt, response;
+    json calls_as_run;  // a call turn: its calls with the bound arguments the executor adds
   };
 
   // `served` ("127.0.0.1:PORT", this run's tool server) is written as the address the
@@ -607,6 +608,10 @@ class OracleModel : public wf::AgentModel {
     }
     turn.response = r->answer ? qs::agent::AnswerText(*r->answer, request.answer_schema)
                               : qs::agent::ToolCallsText(r->tool_calls, request.tools);
+    for (const wf::AgentToolCall& c :
+         wf::WithBoundArguments(request.bound_arguments, r->tool_calls)) {
+      turn.calls_as_run.push_back({{"tool", c.tool}, {"arguments", c.arguments}});
+    }
     turns_.push_back(turn);
     return r;
   }
@@ -667,7 +672,11 @@ class OracleModel : public wf::AgentModel {
               "Please tell me your account name or an order id, and I will look up "
               "your orders.");
         }
-        if (results.empty()) return Call("list_orders", {{"customer", t.customer}});
+        if (results.empty()) {
+          // The workflow binds the account (order_support.yaml): the call names no customer.
+          const bool bound = request.bound_arguments.contains("list_orders");
+          return Call("list_orders", bound ? json::object() : json{{"customer", t.customer}});
+        }
         const json& orders = results[0]["orders"];
         if (orders.empty()) return Answer("I found no orders for the account " + t.customer + ".");
         std::string text = "You have " + std::to_string(orders.size()) +
@@ -856,7 +865,9 @@ json Expectation(const Task& t, const OracleModel& oracle) {
   if (first.is_object() && first.contains("answer")) {
     e["first_turn"] = "answer";
   } else {
-    e["first_turn"] = first;  // the exact call(s)
+    // The exact call(s) as they run (bound arguments included), which eval compares with.
+    const json& calls = oracle.turns().at(0).calls_as_run;
+    e["first_turn"] = first.is_array() ? calls : calls.at(0);
   }
   json contains = json::array();
   for (const std::string& id : t.ids) contains.push_back(id);

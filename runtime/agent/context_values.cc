@@ -113,7 +113,8 @@ namespace {
 
 // Replaces the keyword in one schema object; `words` / `sentences` are computed once.
 Status ResolveAt(ordered_json* node, const std::string& pointer,
-                 const std::vector<std::string>& words, const std::vector<std::string>& sentences) {
+                 const std::vector<std::string>& words, const std::vector<std::string>& sentences,
+                 std::vector<std::string>* without_candidates) {
   const ordered_json& kind = (*node)[workflows::kFromContextKeyword];
   const std::vector<std::string>* candidates = nullptr;
   if (kind == "words") candidates = &words;
@@ -131,27 +132,31 @@ Status ResolveAt(ordered_json* node, const std::string& pointer,
   for (const std::string& c : *candidates) {
     if (!alone.ok() || !json_schema::FindViolation(*alone, json(c))) accepted.push_back(c);
   }
-  if (!accepted.empty()) (*node)["enum"] = accepted;
+  if (!accepted.empty()) {
+    (*node)["enum"] = accepted;
+  } else if (without_candidates) {
+    without_candidates->push_back(pointer);
+  }
   return Status::Ok();
 }
 
 Status ResolveAll(ordered_json* node, const std::string& pointer,
-                  const std::vector<std::string>& words,
-                  const std::vector<std::string>& sentences) {
+                  const std::vector<std::string>& words, const std::vector<std::string>& sentences,
+                  std::vector<std::string>* without_candidates) {
   if (node->is_object()) {
     // A property called "x-from-context" holds a schema (an object), the keyword a string.
     auto it = node->find(workflows::kFromContextKeyword);
     if (it != node->end() && !it->is_object()) {
-      QS_RETURN_IF_ERROR(ResolveAt(node, pointer, words, sentences));
+      QS_RETURN_IF_ERROR(ResolveAt(node, pointer, words, sentences, without_candidates));
     }
     for (auto& [key, value] : node->items()) {
       QS_RETURN_IF_ERROR(ResolveAll(&value, pointer + "/" + json_schema::EscapePointerToken(key),
-                                    words, sentences));
+                                    words, sentences, without_candidates));
     }
   } else if (node->is_array()) {
     for (size_t i = 0; i < node->size(); ++i) {
-      QS_RETURN_IF_ERROR(
-          ResolveAll(&(*node)[i], pointer + "/" + std::to_string(i), words, sentences));
+      QS_RETURN_IF_ERROR(ResolveAll(&(*node)[i], pointer + "/" + std::to_string(i), words,
+                                    sentences, without_candidates));
     }
   }
   return Status::Ok();
@@ -177,7 +182,44 @@ Status ResolveContextValues(const std::vector<workflows::ChatMessage>& messages,
                             ordered_json* schema) {
   if (!MentionsKeyword(*schema)) return Status::Ok();
   const std::vector<std::string> texts = ContextTexts(messages);
-  return ResolveAll(schema, "", ContextWords(texts), ContextSentences(texts));
+  return ResolveAll(schema, "", ContextWords(texts), ContextSentences(texts), nullptr);
+}
+
+StatusOr<std::vector<tools::ToolSpec>> CallableTools(
+    const std::vector<workflows::ChatMessage>& messages,
+    const std::vector<tools::ToolSpec>& tools) {
+  std::vector<tools::ToolSpec> callable;
+  std::vector<std::string> texts;
+  std::vector<std::string> words, sentences;
+  bool read = false;
+  for (const tools::ToolSpec& tool : tools) {
+    ordered_json parameters = tool.parameters;
+    if (!MentionsKeyword(parameters)) {
+      callable.push_back(tool);
+      continue;
+    }
+    if (!read) {
+      texts = ContextTexts(messages);
+      words = ContextWords(texts);
+      sentences = ContextSentences(texts);
+      read = true;
+    }
+    std::vector<std::string> without;
+    if (Status s = ResolveAll(&parameters, "", words, sentences, &without); !s.ok()) {
+      return Status(s.code(), "tool '" + tool.name + "': parameters" + s.message());
+    }
+    bool can_fill = true;
+    if (parameters.contains("required") && parameters["required"].is_array()) {
+      for (const ordered_json& name : parameters["required"]) {
+        if (!name.is_string()) continue;
+        const std::string pointer =
+            "/properties/" + json_schema::EscapePointerToken(name.get<std::string>());
+        if (std::find(without.begin(), without.end(), pointer) != without.end()) can_fill = false;
+      }
+    }
+    if (can_fill) callable.push_back(tool);
+  }
+  return callable;
 }
 
 }  // namespace qs::agent

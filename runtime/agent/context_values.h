@@ -10,9 +10,10 @@
 // the rest of the schema accepts (its type, pattern, lengths), so the constraint lets the
 // model choose among them and never invent a value. The conversation here is the user
 // messages and tool results, not the system message or the model's own turns. With no
-// candidate, the keyword is dropped and the value is free within its schema (the model can
-// still answer, e.g. "which order do you mean?", or call with what the schema allows). A
-// schema that already has "enum" or "const" keeps them. The tools' own validation is
+// candidate, the keyword is dropped and the value is free within its schema, except for
+// tools: a tool whose required parameter has no candidate is not offered that turn
+// (CallableTools), since calling it would mean inventing the value. A schema that already
+// has "enum" or "const" keeps them. The tools' own validation is
 // unchanged: an enum only narrows what the schema accepts.
 //
 // Words: the text is split at white space and at " ' ` ( ) [ ] { } < > , ; = | and the
@@ -50,5 +51,11 @@ constexpr size_t kMaxContextSentenceBytes = 600;
 // reports it with file:line:column before a run starts).
 Status ResolveContextValues(const std::vector<workflows::ChatMessage>& messages,
                             nlohmann::ordered_json* schema);
+
+// The tools the model may call this turn: all of `tools` except those with a required
+// top-level parameter that says "x-from-context" and has no candidate in the conversation
+// (say, track_shipment before any tracking id was written). Errors as above.
+StatusOr<std::vector<tools::ToolSpec>> CallableTools(
+    const std::vector<workflows::ChatMessage>& messages, const std::vector<tools::ToolSpec>& tools);
 
 }  // namespace qs::agent

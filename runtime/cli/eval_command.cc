@@ -42,10 +42,14 @@ class RecordingModel : public workflows::AgentModel {
     latencies_ms.push_back(
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
             .count());
-    if (r.ok()) turns.push_back(*r);
+    if (r.ok()) {
+      turns.push_back(*r);
+      bound_arguments.push_back(request.bound_arguments);
+    }
     return r;
   }
   std::vector<workflows::AgentResponse> turns;
+  std::vector<json> bound_arguments;  // per turn: what the executor adds to its calls
   std::vector<double> latencies_ms;
 
  private:
@@ -153,6 +157,7 @@ int RunEval(const std::vector<std::string>& args) {
     options.model = &recorder;
     workflows::Executor executor(specs.at(workflow), options);
     recorder.turns.clear();
+    recorder.bound_arguments.clear();
     StatusOr<workflows::RunResult> r = executor.Start(task.value("inputs", json::object()));
     if (!r.ok())
       return Failure(cmd, set_path + ":" + std::to_string(n) + ": " + r.status().ToString());
@@ -168,7 +173,9 @@ int RunEval(const std::vector<std::string>& args) {
       } else {
         json want = expect["first_turn"].is_array() ? expect["first_turn"]
                                                     : json::array({expect["first_turn"]});
-        json got = CallsJson(first.tool_calls);
+        // The calls as they ran: arguments the workflow binds count as given.
+        json got =
+            CallsJson(workflows::WithBoundArguments(recorder.bound_arguments[0], first.tool_calls));
         selected = got.size() == want.size();
         for (size_t i = 0; selected && i < got.size(); ++i) {
           selected = got[i]["tool"] == want[i]["tool"];
@@ -212,8 +219,11 @@ int RunEval(const std::vector<std::string>& args) {
           recorder.turns.empty()
               ? ""
               : (" [first turn " +
-                 (recorder.turns[0].answer ? std::string("answer")
-                                           : CallsJson(recorder.turns[0].tool_calls).dump()) +
+                 (recorder.turns[0].answer
+                      ? std::string("answer")
+                      : CallsJson(workflows::WithBoundArguments(recorder.bound_arguments[0],
+                                                                recorder.turns[0].tool_calls))
+                            .dump()) +
                  "]")
                     .c_str());
     }

@@ -475,6 +475,41 @@ TEST(ContextValuesTest, TheGrammarOnlyWritesValuesFromTheConversation) {
   EXPECT_FALSE(GrammarAccepts(c, R"({"answer":{"answer":"Shipped yesterday."}})"));
 }
 
+TEST(ContextValuesTest, AToolWhoseRequiredValueHasNoCandidateIsNotOffered) {
+  std::vector<tools::ToolSpec> tools = ShopTools();
+  tools[0].parameters["properties"]["order_id"]["x-from-context"] = "words";
+  tools[2].parameters["properties"]["tracking_id"]["pattern"] = "^TRK-[0-9]{4,6}$";
+  tools[2].parameters["properties"]["tracking_id"]["x-from-context"] = "words";
+  auto names = [](const std::vector<tools::ToolSpec>& list) {
+    std::vector<std::string> out;
+    for (const tools::ToolSpec& t : list) out.push_back(t.name);
+    return out;
+  };
+  // The shop conversation holds an order id and a tracking id: every tool can be called.
+  StatusOr<std::vector<tools::ToolSpec>> all = CallableTools(ShopConversation(), tools);
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  EXPECT_EQ(names(*all), (std::vector<std::string>{"get_order", "list_orders", "track_shipment"}));
+  EXPECT_EQ((*all)[0].parameters, tools[0].parameters) << "offered unchanged";
+
+  // An off-topic question: no id to copy, so only list_orders (no x-from-context) is left.
+  const std::vector<workflows::ChatMessage> chat = {
+      {"system", "Example order: Z9999, parcel TRK-1234.", {}, "", ""},
+      {"user", "Could you recommend a cafe near me?", {}, "", ""}};
+  StatusOr<std::vector<tools::ToolSpec>> some = CallableTools(chat, tools);
+  ASSERT_TRUE(some.ok()) << some.status().ToString();
+  EXPECT_EQ(names(*some), (std::vector<std::string>{"list_orders"}));
+
+  // An optional parameter without candidates leaves the tool offered.
+  tools[1].parameters["properties"]["limit"] =
+      json::parse(R"({"type":"string","pattern":"^[0-9]{9}$","x-from-context":"words"})");
+  some = CallableTools(chat, tools);
+  ASSERT_TRUE(some.ok());
+  EXPECT_EQ(names(*some), (std::vector<std::string>{"list_orders"}));
+
+  tools[1].parameters["properties"]["customer"]["x-from-context"] = "name";
+  EXPECT_EQ(CallableTools(chat, tools).status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST(DiffusionAgentModelTest, RandomModelCopiesTheOnlyIdInTheConversation) {
   StatusOr<std::unique_ptr<DiffusionAgentModel>> model =
       DiffusionAgentModel::Random(std::string(QS_SHARED_DIR) + "/fixtures/tokenizers/qwen2", 5);

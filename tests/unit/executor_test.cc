@@ -584,6 +584,117 @@ TEST(Executor, AgentMaxRoundsIsAFailedRunThatSaysSo) {
   EXPECT_EQ(StoredRun(*r).status, RunStatus::kFailed);
 }
 
+// bind: the workflow sets list_orders' customer from its input; the model never writes it.
+const char kBoundWorkflow[] = R"(
+name: bound
+inputs:
+  question: {type: string}
+  customer: {type: string, default: ""}
+outputs:
+  answer: {from: state.answer}
+tools:
+  - name: list_orders
+    description: List an account's orders.
+    parameters:
+      type: object
+      properties:
+        customer: {type: string, pattern: "^[a-z]+$"}
+        status: {type: string}
+      required: [customer]
+      additionalProperties: false
+    http: {url: "http://127.0.0.1:PORT/orders/all", query: [customer, status], retries: 0}
+  - name: get_order
+    description: Look up an order.
+    parameters:
+      type: object
+      properties: {order_id: {type: string}}
+      required: [order_id]
+    http: {url: "http://127.0.0.1:PORT/orders/{order_id}", retries: 0}
+nodes:
+  - id: support
+    type: agent
+    prompt: "Q: {{inputs.question}}"
+    tools: [list_orders, get_order]
+    bind:
+      list_orders: {customer: "{{inputs.customer}}"}
+    max_rounds: 2
+    output: answer
+)";
+
+TEST(Executor, BoundArgumentsAreHiddenFromTheModelAndSetOnTheCall) {
+  ToolServer server;
+  std::string dir = TestDir();
+  WorkflowSpec spec = Load(dir, kBoundWorkflow, server.port());
+  // The model asks for another account; the bound value wins.
+  ScriptedModel model({
+      Calls({{"", "list_orders", {{"customer", "mallory"}, {"status", "open"}}}}),
+      Answer("done"),
+  });
+  StatusOr<RunResult> r = Executor(spec, Options(dir, &model))
+                              .Start({{"question", "my orders?"}, {"customer", "alice"}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->status, RunStatus::kFinished) << r->error;
+
+  const AgentRequest& first = model.requests[0];
+  ASSERT_EQ(first.tools.size(), 2u);
+  EXPECT_EQ(first.tools[0].name, "list_orders");
+  EXPECT_EQ(first.tools[0].parameters["properties"], (json{{"status", {{"type", "string"}}}}));
+  EXPECT_FALSE(first.tools[0].parameters.contains("required")) << first.tools[0].parameters;
+  EXPECT_EQ(first.tools[1].parameters, spec.FindTool("get_order")->spec().parameters);
+  EXPECT_EQ(first.bound_arguments, (json{{"list_orders", {{"customer", "alice"}}}}));
+
+  // The server got alice; the conversation keeps the call as the model wrote it.
+  ASSERT_EQ(server.Calls("/orders/all"), 1);
+  const std::vector<ChatMessage>& m = model.requests[1].messages;
+  ASSERT_EQ(m.size(), 3u);  // user, assistant, tool: the node has no system message
+  EXPECT_EQ(m[1].tool_calls[0].arguments["customer"], "mallory");
+  const json result = json::parse(m[2].content);
+  EXPECT_EQ(result["query_customer"], "alice") << m[2].content;
+  EXPECT_EQ(result["query_status"], "open");
+  bool traced = false;
+  for (const json& e : TraceEvents(*r)) {
+    if (e["event"] == "tool.call") {
+      EXPECT_EQ(e["gen_ai.tool.name"], "list_orders");
+      traced = true;
+    }
+  }
+  EXPECT_TRUE(traced);
+}
+
+TEST(Executor, AToolWhoseBoundValueIsEmptyIsNotOffered) {
+  ToolServer server;
+  std::string dir = TestDir();
+  WorkflowSpec spec = Load(dir, kBoundWorkflow, server.port());
+  ScriptedModel model({
+      Calls({{"", "list_orders", {{"status", "open"}}}}),
+      Answer("Please tell me your account name."),
+  });
+  StatusOr<RunResult> r = Executor(spec, Options(dir, &model)).Start({{"question", "my orders?"}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->status, RunStatus::kFinished) << r->error;
+  ASSERT_EQ(model.requests[0].tools.size(), 1u);
+  EXPECT_EQ(model.requests[0].tools[0].name, "get_order");
+  EXPECT_EQ(model.requests[0].bound_arguments, json::object());
+  // A call to it anyway is an error the model sees; the server is not reached.
+  const std::vector<ChatMessage>& m = model.requests[1].messages;
+  ASSERT_EQ(m.size(), 3u);
+  EXPECT_EQ(json::parse(m[2].content)["error_kind"], "unknown_tool") << m[2].content;
+  EXPECT_NE(m[2].content.find("offers no tool named 'list_orders'"), std::string::npos);
+  EXPECT_EQ(server.AllCalls().size(), 0u);
+}
+
+TEST(Executor, WithBoundArgumentsSetsOnlyTheBoundTools) {
+  const json bound = {{"list_orders", {{"customer", "alice"}}}};
+  std::vector<AgentToolCall> calls = {{"a", "list_orders", json::object()},
+                                      {"b", "get_order", {{"order_id", "A1"}}},
+                                      {"c", "list_orders", {{"customer", "bob"}, {"x", 1}}}};
+  std::vector<AgentToolCall> out = WithBoundArguments(bound, calls);
+  EXPECT_EQ(out[0].arguments, (json{{"customer", "alice"}}));
+  EXPECT_EQ(out[1].arguments, (json{{"order_id", "A1"}}));
+  EXPECT_EQ(out[2].arguments, (json{{"customer", "alice"}, {"x", 1}}));
+  EXPECT_EQ(out[2].id, "c");
+}
+
 TEST(Executor, AgentWithoutAModelFailsTheRun) {
   ToolServer server;
   std::string dir = TestDir();

@@ -309,6 +309,33 @@ const ErrorCase kErrorCases[] = {
      "properties: {order_id: {type: string}}, required: [order_id]}\n"
      "    http: {url: \"http://127.0.0.1/{order_id}\"}\nnodes:\n  - {id: a, type: tool, tool: f}\n",
      8, 5, "does not pass required argument 'order_id' of tool 'f'", ""},
+    // bind: arguments an agent node sets for the model.
+    {"bind_tool_not_in_tools",
+     "name: t\ntools:\n  - name: f\n    description: d\n    parameters: {type: object, "
+     "properties: {who: {type: string}}, required: [who]}\n"
+     "    http: {url: \"http://127.0.0.1/\"}\nnodes:\n  - id: a\n    type: agent\n"
+     "    prompt: hi\n    tools: []\n    bind:\n      f: {who: x}\n    output: o\n",
+     13, 7, "'bind' of agent node 'a' names tool 'f', which is not in its tools",
+     "add the tool to tools: first"},
+    {"bind_parameter_unknown",
+     "name: t\ntools:\n  - name: f\n    description: d\n    parameters: {type: object, "
+     "properties: {who: {type: string}}, required: [who]}\n"
+     "    http: {url: \"http://127.0.0.1/\"}\nnodes:\n  - id: a\n    type: agent\n"
+     "    prompt: hi\n    tools: [f]\n    bind:\n      f: {whom: x}\n    output: o\n",
+     13, 11, "bound argument 'whom' is not a parameter of tool 'f'", "did you mean 'who'?"},
+    {"bind_not_a_mapping",
+     "name: t\ntools:\n  - name: f\n    description: d\n    parameters: {type: object, "
+     "properties: {who: {type: string}}, required: [who]}\n"
+     "    http: {url: \"http://127.0.0.1/\"}\nnodes:\n  - id: a\n    type: agent\n"
+     "    prompt: hi\n    tools: [f]\n    bind:\n      f: x\n    output: o\n",
+     13, 10, "tool 'f' needs a mapping of parameters to values", "bind: {f: {PARAMETER:"},
+    {"bind_unknown_reference",
+     "name: t\ntools:\n  - name: f\n    description: d\n    parameters: {type: object, "
+     "properties: {who: {type: string}}, required: [who]}\n"
+     "    http: {url: \"http://127.0.0.1/\"}\nnodes:\n  - id: a\n    type: agent\n"
+     "    prompt: hi\n    tools: [f]\n    bind:\n      f: {who: \"{{inputs.user}}\"}\n"
+     "    output: o\n",
+     13, 16, "inputs.user", ""},
     // Tools need exactly one of http / retrieve.
     {"tool_both_kinds",
      "name: t\ntools:\n  - name: f\n    description: d\n    http: {url: \"http://127.0.0.1/\"}\n"
@@ -602,6 +629,7 @@ nodes:
     type: agent
     prompt: "{{inputs.question}} {{state.passages}} {{state.facts}}"
     tools: [get_order, docs]
+    bind: {get_order: {verbose: true, order_id: "{{state.plan}}"}}
     max_rounds: 4
     answer_schema: {type: string}
     output: answer
@@ -728,6 +756,8 @@ max_steps: 20
   const auto& agent = std::get<AgentNode>(answer->config);
   EXPECT_EQ(agent.tools, (std::vector<std::string>{"get_order", "docs"}));
   EXPECT_EQ(agent.max_rounds, 4);
+  EXPECT_EQ(agent.bind,
+            (nlohmann::json{{"get_order", {{"verbose", true}, {"order_id", "{{state.plan}}"}}}}));
   EXPECT_EQ(agent.answer_schema, (nlohmann::json{{"type", "string"}}));
   EXPECT_TRUE(agent.system.empty());
 

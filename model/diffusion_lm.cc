@@ -67,6 +67,39 @@ GenerateOptions DiffusionLm::DefaultOptions() const {
   return options;
 }
 
+StatusOr<std::vector<float>> DiffusionLm::PredictAt(const std::vector<int32_t>& prompt,
+                                                    std::vector<int32_t> canvas,
+                                                    int64_t position) const {
+  const ModelConfig& mc = config();
+  if (position < 0 || position >= static_cast<int64_t>(canvas.size())) {
+    return InvalidArgument("PredictAt: position " + std::to_string(position) +
+                           " is outside the canvas of " + std::to_string(canvas.size()));
+  }
+  canvas[static_cast<size_t>(position)] = static_cast<int32_t>(mc.mask_token_id);
+  std::vector<int64_t> ids(prompt.begin(), prompt.end());
+  ids.insert(ids.end(), canvas.begin(), canvas.end());
+  for (int64_t id : ids) {
+    if (id < 0 || id >= mc.vocab_size) {
+      return InvalidArgument("PredictAt: token " + std::to_string(id) +
+                             " is outside the model's vocabulary of " +
+                             std::to_string(mc.vocab_size));
+    }
+  }
+  // Dream predicts position i from the row before it (shifted logits).
+  const int64_t row = static_cast<int64_t>(prompt.size()) + position - (mc.shift_logits ? 1 : 0);
+  if (row < 0) return InvalidArgument("PredictAt: a shifted-logits model needs a prompt");
+  try {
+    at::Tensor input = at::tensor(c10::ArrayRef<int64_t>(ids), at::TensorOptions().dtype(at::kLong))
+                           .view({1, static_cast<int64_t>(ids.size())});
+    TransformerLogits source(*impl_->model);
+    QS_ASSIGN_OR_RETURN(at::Tensor logits, source.LogitsAt(input, {row}));
+    at::Tensor v = logits.reshape({-1}).to(at::kFloat).to(at::kCPU).contiguous();
+    return std::vector<float>(v.data_ptr<float>(), v.data_ptr<float>() + v.numel());
+  } catch (const c10::Error& e) {
+    return Internal("LibTorch failed while predicting: " + std::string(e.what_without_backtrace()));
+  }
+}
+
 StatusOr<GenerateResult> DiffusionLm::Generate(const std::vector<int32_t>& prompt,
                                                const GenerateOptions& options,
                                                Constraint* constraint,

@@ -63,6 +63,13 @@ class DiffusionLm {
   // otherwise) with the model's token ids.
   GenerateOptions DefaultOptions() const;
 
+  // The model's logits (float, vocab_size values) for canvas position `position` of
+  // `canvas` (the tokens after `prompt`), with that position masked and every other one as
+  // given: one forward. For re-predicting a token with the rest of a finished canvas in view
+  // (remasking self-correction, as in ReMDM: Wang et al. 2025). Dream reads the row before.
+  StatusOr<std::vector<float>> PredictAt(const std::vector<int32_t>& prompt,
+                                         std::vector<int32_t> canvas, int64_t position) const;
+
   // Denoises gen_length tokens after `prompt`. `constraint` and `observer` may be null.
   // Invalid options fail with InvalidArgument naming the option and the fix; LibTorch
   // failures come back as Internal.

@@ -196,6 +196,40 @@ StatusOr<std::shared_ptr<const structured::JsonGrammar>> DiffusionAgentModel::Gr
   return owning;
 }
 
+StatusOr<int64_t> DiffusionAgentModel::RepredictDraftStart(
+    const std::vector<int32_t>& prompt,
+    const std::shared_ptr<const structured::JsonGrammar>& grammar, int64_t gen_length,
+    std::vector<int32_t>* draft) {
+  const size_t n = std::min(draft->size(), kRepredictedDraftTokens);
+  // The canvas as the sampler left it: the draft, then EOS to the end.
+  std::vector<int32_t> canvas = *draft;
+  const int32_t eos = static_cast<int32_t>(lm_->config().eos_token_id);
+  if (static_cast<int64_t>(canvas.size()) < gen_length) canvas.resize(gen_length, eos);
+  structured::JsonMatcher state(grammar);
+  std::vector<uint32_t> mask(static_cast<size_t>(matcher_->mask_words()));
+  int64_t changed = 0;
+  for (size_t i = 0; i < n; ++i) {
+    matcher_->FillMask(state, mask.data());
+    QS_ASSIGN_OR_RETURN(std::vector<float> logits,
+                        lm_->PredictAt(prompt, canvas, static_cast<int64_t>(i)));
+    int32_t best = -1;
+    for (size_t id = 0; id < logits.size() && id < token_bytes_.size(); ++id) {
+      const bool allowed = ((mask[id >> 5] >> (id & 31)) & 1u) != 0;
+      if (!allowed || matcher_->IsEos(static_cast<int32_t>(id))) continue;
+      if (best < 0 || logits[id] > logits[static_cast<size_t>(best)]) {
+        best = static_cast<int32_t>(id);
+      }
+    }
+    if (best < 0 || !matcher_->AcceptToken(&state, best)) break;
+    if (best != canvas[i]) {
+      canvas[i] = best;
+      (*draft)[i] = best;
+      ++changed;
+    }
+  }
+  return changed;
+}
+
 StatusOr<workflows::AgentResponse> DiffusionAgentModel::Generate(
     const workflows::AgentRequest& request) {
   const auto start = std::chrono::steady_clock::now();
@@ -253,6 +287,7 @@ StatusOr<workflows::AgentResponse> DiffusionAgentModel::Generate(
   // first masked token with everything after it still masked.
   std::vector<int32_t> prefix;
   bool draft_complete = false;
+  int64_t repredicted = 0;
   int64_t draft_calls = 0;
   double draft_seconds = 0;
   if (spec.draft) {
@@ -263,7 +298,23 @@ StatusOr<workflows::AgentResponse> DiffusionAgentModel::Generate(
     }
     draft_calls = draft->model_calls;
     draft_seconds = draft->seconds;
-    const DraftPrefix valid = ReadDraft(grammar, token_bytes_, draft->ids);
+    DraftPrefix valid = ReadDraft(grammar, token_bytes_, draft->ids);
+    if (!valid.complete) {
+      // The draft's first tokens (call or answer, which tool) were committed early, with
+      // most of the canvas still masked, and an invalid draft often has them at odds with
+      // the rest: {"answer":"trackorder shipment","arguments":{"tracking_id":...}}.
+      // Re-predicted with the finished draft in view, they agree with it.
+      StatusOr<int64_t> changed =
+          RepredictDraftStart(prompt, grammar, spec.gen_length, &draft->ids);
+      if (!changed.ok()) {
+        return Status(changed.status().code(),
+                      "node '" + request.node_id +
+                          "': re-predicting the draft failed: " + changed.status().message());
+      }
+      draft_calls += static_cast<int64_t>(std::min(draft->ids.size(), kRepredictedDraftTokens));
+      repredicted = *changed;
+      if (*changed > 0) valid = ReadDraft(grammar, token_bytes_, draft->ids);
+    }
     prefix.assign(draft->ids.begin(), draft->ids.begin() + static_cast<int64_t>(valid.tokens));
     draft_complete = valid.complete;
     if (!draft_complete) {
@@ -312,6 +363,7 @@ StatusOr<workflows::AgentResponse> DiffusionAgentModel::Generate(
   last_turn_.drafted = spec.draft;
   last_turn_.draft_kept = static_cast<int64_t>(prefix.size());
   last_turn_.draft_complete = draft_complete;
+  last_turn_.draft_repredicted = repredicted;
   last_turn_.text = text;
   workflows::GenerationStats& stats = response->stats;
   stats.model_name = name_;

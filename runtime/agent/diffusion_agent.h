@@ -53,7 +53,9 @@ struct TurnReport {
   bool drafted = false;         // ModelSpec::draft: an unconstrained draft came first
   int64_t draft_kept = 0;       // tokens of the draft the grammar kept
   bool draft_complete = false;  // the draft was a complete valid turn (no constrained pass)
-  std::string text;             // the turn as generated
+  // Tokens at the start of an invalid draft that re-prediction changed (RepredictDraftStart).
+  int64_t draft_repredicted = 0;
+  std::string text;  // the turn as generated
 };
 
 class DiffusionAgentModel : public workflows::AgentModel {
@@ -75,6 +77,8 @@ class DiffusionAgentModel : public workflows::AgentModel {
   std::string PromptText(const workflows::AgentRequest& request) const;
   const TurnReport& last_turn() const { return last_turn_; }
   const std::string& name() const { return name_; }
+  // How many tokens at the start of an invalid draft are re-predicted (RepredictDraftStart).
+  static constexpr size_t kRepredictedDraftTokens = 4;
 
  private:
   DiffusionAgentModel(std::unique_ptr<model::DiffusionLm> lm,
@@ -82,6 +86,12 @@ class DiffusionAgentModel : public workflows::AgentModel {
                       std::unique_ptr<model::ChatFormat> chat, std::string name);
   StatusOr<std::shared_ptr<const structured::JsonGrammar>> GrammarFor(
       const workflows::AgentRequest& request);
+  // An invalid draft's first kRepredictedDraftTokens tokens, re-predicted one by one with
+  // the rest of the draft in view and under the grammar; returns how many changed.
+  StatusOr<int64_t> RepredictDraftStart(
+      const std::vector<int32_t>& prompt,
+      const std::shared_ptr<const structured::JsonGrammar>& grammar, int64_t gen_length,
+      std::vector<int32_t>* draft);
 
   std::unique_ptr<model::DiffusionLm> lm_;
   std::unique_ptr<model::Tokenizer> tokenizer_;

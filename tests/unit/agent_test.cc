@@ -367,6 +367,7 @@ TEST(DiffusionAgentModelTest, DraftedTurnsAreValidToo) {
     request.tools = tools;
     request.model = &spec;
     request.messages = {{"user", "Where is my order A1001?", {}, "", ""}};
+    int64_t repredicted = 0;
     for (int seed = 1; seed <= 4; ++seed) {
       spec.seed = seed;
       StatusOr<workflows::AgentResponse> r = (*model)->Generate(request);
@@ -374,6 +375,18 @@ TEST(DiffusionAgentModelTest, DraftedTurnsAreValidToo) {
       const std::string text = (*model)->last_turn().text;
       EXPECT_TRUE(json_schema::Validate(*c.schema, json::parse(text)).ok()) << text;
       EXPECT_GT(r->stats.model_calls, 0);
+      const TurnReport& turn = (*model)->last_turn();
+      EXPECT_LE(turn.draft_repredicted,
+                static_cast<int64_t>(DiffusionAgentModel::kRepredictedDraftTokens));
+      if (turn.draft_complete || !draft) {
+        EXPECT_EQ(turn.draft_repredicted, 0);
+      }
+      repredicted += turn.draft_repredicted;
+    }
+    // A random model's drafts are rarely valid turns: their starts get re-predicted under
+    // the grammar, and the turns stay valid.
+    if (draft) {
+      EXPECT_GT(repredicted, 0);
     }
   }
 }

@@ -379,6 +379,36 @@ TEST(DiffusionLmFacade, GeneratesDeterministicallyWithTheModelsDefaults) {
   for (int32_t id : a->ids) EXPECT_TRUE(id != kMask && id != kEos);
 }
 
+// PredictAt: the logits of one canvas position with that position masked, the rest as
+// given; the same row a full forward computes (the row before it for Dream).
+TEST(DiffusionLmFacade, PredictAtIsTheForwardRowOfTheMaskedPosition) {
+  for (bool shifted : {false, true}) {
+    ModelConfig config = TinyConfig();
+    config.shift_logits = shifted;
+    std::unique_ptr<DiffusionLm> lm = DiffusionLm::Random(config, 5);
+    const std::vector<int32_t> prompt = {1, 2, 3};
+    const std::vector<int32_t> canvas = {10, 11, 12, 13, kEos, kEos};
+    StatusOr<std::vector<float>> got = lm->PredictAt(prompt, canvas, 2);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    ASSERT_EQ(got->size(), static_cast<size_t>(kVocab));
+    at::Tensor ids =
+        at::tensor(std::vector<int64_t>{1, 2, 3, 10, 11, kMask, 13, kEos, kEos}).view({1, 9});
+    at::Tensor want = lm->transformer().Forward(ids).logits[0][shifted ? 4 : 5];
+    for (int64_t v = 0; v < kVocab; ++v) {
+      EXPECT_NEAR((*got)[static_cast<size_t>(v)], want[v].item<float>(), 1e-4) << v;
+    }
+    // The rest of the canvas is in view: another token elsewhere changes the prediction.
+    std::vector<int32_t> other = canvas;
+    other[4] = 20;
+    StatusOr<std::vector<float>> changed = lm->PredictAt(prompt, other, 2);
+    ASSERT_TRUE(changed.ok());
+    EXPECT_NE(*changed, *got);
+  }
+  std::unique_ptr<DiffusionLm> lm = DiffusionLm::Random(TinyConfig(), 5);
+  EXPECT_EQ(lm->PredictAt({1}, {10, 11}, 2).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(lm->PredictAt({1}, {10, 99}, 0).status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST(DiffusionLmFacade, DreamCheckpointsDefaultToTheDreamSampler) {
   ModelConfig config = TinyConfig();
   config.arch = Architecture::kDream;

@@ -17,7 +17,7 @@ for f in corpus.jsonl drills.jsonl tokenizer/tokenizer.json; do
   cmp -s "$work/a/$f" "$work/b/$f" && echo "ok   $f is the same for the same seed" ||
     fail "$f differs between two runs with --seed 5"
 done
-python3 - "$work/a" "$src/examples/training/make_corpus.cc" <<'PY' && echo "ok   prompts: compact system message, port 8765, no held-out frame" || exit_code=1
+python3 - "$work/a" "$src/examples/training/make_corpus.cc" <<'PY' && echo "ok   prompts: compact system message, port 8765, bound customer, no held-out frame" || exit_code=1
 import json, re, sys
 work, source = sys.argv[1], open(sys.argv[2]).read()
 lines = [json.loads(l) for f in ("corpus.jsonl", "drills.jsonl") for l in open(f"{work}/{f}")]
@@ -27,6 +27,15 @@ for d in lines:
     assert system.startswith("<|im_start|>system\nTools: "), system
     for port in re.findall(r"127\.0\.0\.1:(\d+)", d["prompt"]):
         assert port == "8765", port
+# order_support binds list_orders' customer (bind:): its calls carry no customer, and a
+# task without an account is not offered list_orders.
+list_calls = [d for d in lines if d["response"].startswith('{"tool":"list_orders"')]
+assert list_calls, "no list_orders call"
+for d in list_calls:
+    assert d["response"] == '{"tool":"list_orders","arguments":{}}', d["response"]
+for d in lines:
+    if "Customer account: \n" in d["prompt"]:
+        assert "list_orders" not in d["prompt"].split("<|im_end|>")[0], d["prompt"]
 # The held-out frames: the last two of each list in kFrames, with the slots cut out.
 frames = re.search(r"kFrames = \{(.*?)\n\};", source, re.S).group(1)
 held_out = []

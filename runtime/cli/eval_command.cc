@@ -80,7 +80,32 @@ struct Score {
   int tasks = 0, selected = 0, call_tasks = 0, exact = 0, answered = 0, finished = 0;
   // Tasks whose expectation has citations (retrieval QA): gold span and citation.
   int retrieval_tasks = 0, retrieval_answered = 0;
+
+  void Add(bool finished_run, bool was_selected, bool expects_call, bool was_exact,
+           bool was_answered, bool retrieval) {
+    ++tasks;
+    finished += finished_run;
+    selected += was_selected;
+    call_tasks += expects_call;
+    exact += was_exact;
+    answered += was_answered;
+    retrieval_tasks += retrieval;
+    retrieval_answered += retrieval && was_answered;
+  }
 };
+
+double Fraction(int n, int d) { return d > 0 ? static_cast<double>(n) / d : 0.0; }
+
+json ScoreJson(const Score& s) {
+  return {{"tasks", s.tasks},
+          {"finished", s.finished},
+          {"tool_selection", Fraction(s.selected, s.tasks)},
+          {"exact_arguments", Fraction(s.exact, s.call_tasks)},
+          {"call_tasks", s.call_tasks},
+          {"answer_accuracy", Fraction(s.answered, s.tasks)},
+          {"retrieval_answer_accuracy", Fraction(s.retrieval_answered, s.retrieval_tasks)},
+          {"retrieval_tasks", s.retrieval_tasks}};
+}
 
 }  // namespace
 
@@ -130,6 +155,7 @@ int RunEval(const std::vector<std::string>& args) {
   const std::filesystem::path set_dir = std::filesystem::path(set_path).parent_path();
   std::map<std::string, workflows::WorkflowSpec> specs;
   Score score;
+  std::map<std::string, Score> by_workflow;  // by the workflow's name
   std::string line;
   for (int n = 1; std::getline(in, line); ++n) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
@@ -163,7 +189,6 @@ int RunEval(const std::vector<std::string>& args) {
       return Failure(cmd, set_path + ":" + std::to_string(n) + ": " + r.status().ToString());
 
     const json& expect = task["expect"];
-    ++score.tasks;
     bool selected = false, exact = false, answered = false;
     const bool expects_call = expect["first_turn"] != "answer";
     if (!recorder.turns.empty()) {
@@ -201,14 +226,9 @@ int RunEval(const std::vector<std::string>& args) {
         }
       }
     }
-    score.finished += r->status == workflows::RunStatus::kFinished;
-    score.selected += selected;
-    score.call_tasks += expects_call;
-    score.exact += exact;
-    score.answered += answered;
-    if (expect.contains("citations")) {
-      ++score.retrieval_tasks;
-      score.retrieval_answered += answered;
+    const bool finished = r->status == workflows::RunStatus::kFinished;
+    for (Score* s : {&score, &by_workflow[specs.at(workflow).name]}) {
+      s->Add(finished, selected, expects_call, exact, answered, expect.contains("citations"));
     }
     if (verbose) {
       std::fprintf(
@@ -232,37 +252,43 @@ int RunEval(const std::vector<std::string>& args) {
   if (temporary_runs) std::filesystem::remove_all(runs_dir);
   if (score.tasks == 0) return Failure(cmd, set_path + " has no tasks");
 
-  auto frac = [](int a, int b) { return b == 0 ? 0.0 : static_cast<double>(a) / b; };
-  const json out = {
-      {"tasks", score.tasks},
-      {"finished", score.finished},
-      {"tool_selection", frac(score.selected, score.tasks)},
-      {"exact_arguments", frac(score.exact, score.call_tasks)},
-      {"answer_accuracy", frac(score.answered, score.tasks)},
-      {"retrieval_answer_accuracy", frac(score.retrieval_answered, score.retrieval_tasks)},
-      {"retrieval_tasks", score.retrieval_tasks},
-      {"model_turns", recorder.latencies_ms.size()},
-      {"round_latency_ms_p50", Percentile(recorder.latencies_ms, 0.5)},
-      {"round_latency_ms_p90", Percentile(recorder.latencies_ms, 0.9)},
-      {"model", model_path},
-      {"draft", draft},
-      {"set", set_path}};
+  json out = ScoreJson(score);
+  out["model_turns"] = recorder.latencies_ms.size();
+  out["round_latency_ms_p50"] = Percentile(recorder.latencies_ms, 0.5);
+  out["round_latency_ms_p90"] = Percentile(recorder.latencies_ms, 0.9);
+  out["model"] = model_path;
+  out["draft"] = draft;
+  out["set"] = set_path;
+  out["by_workflow"] = json::object();
+  for (const auto& [name, s] : by_workflow) out["by_workflow"][name] = ScoreJson(s);
   if (json_output) {
     std::printf("%s\n", out.dump().c_str());
-  } else {
+    return kExitOk;
+  }
+  // The retrieval line always for the whole set, per workflow only where it has such tasks.
+  auto print = [](const char* indent, const Score& s, bool whole_set) {
     std::printf(
-        "%d tasks (%d finished), model %s\n"
-        "  tool selection    %.3f  (%d/%d)\n"
-        "  exact arguments   %.3f  (%d/%d tasks whose first turn is a call)\n"
-        "  answer accuracy   %.3f  (%d/%d)\n"
-        "  retrieval answers %.3f  (%d/%d with the gold span and its citation)\n"
-        "  latency per round p50 %.1f ms, p90 %.1f ms over %zu model turns\n",
-        score.tasks, score.finished, model_path.c_str(), frac(score.selected, score.tasks),
-        score.selected, score.tasks, frac(score.exact, score.call_tasks), score.exact,
-        score.call_tasks, frac(score.answered, score.tasks), score.answered, score.tasks,
-        frac(score.retrieval_answered, score.retrieval_tasks), score.retrieval_answered,
-        score.retrieval_tasks, Percentile(recorder.latencies_ms, 0.5),
-        Percentile(recorder.latencies_ms, 0.9), recorder.latencies_ms.size());
+        "%stool selection    %.3f  (%d/%d)\n"
+        "%sexact arguments   %.3f  (%d/%d tasks whose first turn is a call)\n"
+        "%sanswer accuracy   %.3f  (%d/%d)\n",
+        indent, Fraction(s.selected, s.tasks), s.selected, s.tasks, indent,
+        Fraction(s.exact, s.call_tasks), s.exact, s.call_tasks, indent,
+        Fraction(s.answered, s.tasks), s.answered, s.tasks);
+    if (s.retrieval_tasks > 0 || whole_set) {
+      std::printf("%sretrieval answers %.3f  (%d/%d with the gold span and its citation)\n", indent,
+                  Fraction(s.retrieval_answered, s.retrieval_tasks), s.retrieval_answered,
+                  s.retrieval_tasks);
+    }
+  };
+  std::printf("%d tasks (%d finished), model %s\n", score.tasks, score.finished,
+              model_path.c_str());
+  print("  ", score, true);
+  std::printf("  latency per round p50 %.1f ms, p90 %.1f ms over %zu model turns\n",
+              Percentile(recorder.latencies_ms, 0.5), Percentile(recorder.latencies_ms, 0.9),
+              recorder.latencies_ms.size());
+  for (const auto& [name, s] : by_workflow) {
+    std::printf("  %s: %d tasks\n", name.c_str(), s.tasks);
+    print("    ", s, false);
   }
   return kExitOk;
 }

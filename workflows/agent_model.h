@@ -80,6 +80,10 @@ class AgentModel {
   virtual StatusOr<AgentResponse> Generate(const AgentRequest& request) = 0;
 };
 
+// A tool's parameter schema as the model sees it: the parameters named in `bound` (its
+// keys) taken out of properties and required.
+nlohmann::json WithoutParameters(nlohmann::json parameters, const nlohmann::json& bound);
+
 // The calls as they run: each call of a tool in `bound_arguments` gets its bound values
 // (over any value of the same name the model wrote).
 std::vector<AgentToolCall> WithBoundArguments(const nlohmann::json& bound_arguments,

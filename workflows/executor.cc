@@ -171,8 +171,8 @@ bool HasEmptyValue(const json& values) {
   return false;
 }
 
-// A tool's parameter schema as the model sees it: the bound parameters taken out of
-// properties and required.
+}  // namespace
+
 json WithoutParameters(json parameters, const json& bound) {
   for (const auto& [name, value] : bound.items()) {
     if (parameters.contains("properties") && parameters["properties"].is_object()) {
@@ -192,8 +192,6 @@ json WithoutParameters(json parameters, const json& bound) {
   }
   return parameters;
 }
-
-}  // namespace
 
 std::vector<AgentToolCall> WithBoundArguments(const json& bound_arguments,
                                               std::vector<AgentToolCall> calls) {
@@ -655,6 +653,18 @@ struct Executor::Run {
         // Without its bound value the tool cannot run as the workflow means it (say, no
         // customer account): the model does not get it this time.
         if (HasEmptyValue(values)) continue;
+        // A value the parameter's schema refuses would fail every call, and the model could
+        // not change it: the node fails here, naming the bind.
+        const json& properties = offered.parameters.value("properties", json::object());
+        for (const auto& [param, value] : values.items()) {
+          if (!properties.is_object() || !properties.contains(param)) continue;
+          if (Status ok = CheckSchema(properties[param], value); !ok.ok()) {
+            return InvalidArgument("agent node '" + node.id + "': the bound value of '" + param +
+                                   "' for tool '" + name +
+                                   "' does not fit the parameter: " + ok.message() +
+                                   " (check the input or state it comes from, or the bind)");
+          }
+        }
         offered.parameters = WithoutParameters(offered.parameters, values);
         request.bound_arguments[name] = std::move(values);
       }

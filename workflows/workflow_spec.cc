@@ -685,9 +685,12 @@ class Validator {
   void ParseNodeConfig(const Fields& f, NodeSpec* node);
   // The entries of an arguments mapping into `out` (names checked against the tool's
   // parameters, templates against the inputs and state); the names given go to `given`.
+  // `bound`: bind entries (declared parameters only, never empty).
   void ParseArgumentEntries(const YAML::Node& args, const std::string& node_id,
-                            const WorkflowTool* tool, json* out, std::set<std::string>* given);
-  void ParseBind(const Fields& f, const std::string& node_id, AgentNode* agent);
+                            const WorkflowTool* tool, bool bound, json* out,
+                            std::set<std::string>* given);
+  void ParseBind(const Fields& f, const std::string& node_id,
+                 const std::vector<std::string>& listed, AgentNode* agent);
   void ParseToolArguments(const Fields& f, const std::string& node_id, const WorkflowTool* tool,
                           ToolNode* config);
   bool ParseCondition(const Entry& e, const std::string& where, Condition* out);
@@ -1637,17 +1640,19 @@ void Validator::ParseNodeConfig(const Fields& f, NodeSpec* node) {
       TemplateField(f, "prompt", &a.prompt, true, id);
       TemplateField(f, "system", &a.system, false, id);
       YAML::Node list;
+      std::vector<std::string> listed;  // every name, resolved or not
       if (List(f, "tools", &list, false)) {
         for (const YAML::Node& t : list) {
           if (KindOf(t) != Kind::kString) {
             Error(t.Mark(), "'tools' of " + f.what + " must list tool names");
             continue;
           }
+          listed.push_back(t.Scalar());
           Entry te{"tools", t, t};
           if (UseTool(te, t.Scalar(), f.what)) a.tools.push_back(t.Scalar());
         }
       }
-      ParseBind(f, id, &a);
+      ParseBind(f, id, listed, &a);
       if (Int(f, "max_rounds", &v, false, 1, 1000)) a.max_rounds = static_cast<int>(v);
       Schema(f, "answer_schema", &a.answer_schema, false, false);
       node->config = std::move(a);
@@ -1765,12 +1770,13 @@ void Validator::ParseNodeConfig(const Fields& f, NodeSpec* node) {
 }
 
 void Validator::ParseArgumentEntries(const YAML::Node& args, const std::string& node_id,
-                                     const WorkflowTool* tool, json* out,
+                                     const WorkflowTool* tool, bool bound, json* out,
                                      std::set<std::string>* given) {
   std::vector<std::string> params;
   // Arguments must be declared properties unless the schema admits others explicitly
-  // (JSON Schema would allow extras by default, but here one is almost always a typo).
-  bool closed = false;
+  // (JSON Schema would allow extras by default, but here one is almost always a typo). A
+  // bound one always: it is taken out of the schema the model sees.
+  bool closed = bound;
   if (tool) {
     const json& schema = tool->spec().parameters;
     if (schema.contains("properties") && schema["properties"].is_object()) {
@@ -1778,17 +1784,25 @@ void Validator::ParseArgumentEntries(const YAML::Node& args, const std::string& 
         params.push_back(it.key());
       }
       const json extra = schema.value("additionalProperties", json(false));
-      closed = !(extra == true || extra.is_object());
+      closed = closed || !(extra == true || extra.is_object());
     }
   }
+  const std::string kind = bound ? "bound argument '" : "argument '";
   for (const Entry& a : Entries(args)) {
     given->insert(a.name);
     if (tool && closed && std::find(params.begin(), params.end(), a.name) == params.end()) {
       std::string hint = DidYouMean(a.name, params);
       if (hint.empty() && params.empty()) hint = "the tool takes no arguments";
       if (hint.empty()) hint = "parameters: " + JoinNames(params);
-      Error(a.key.Mark(),
-            "argument '" + a.name + "' is not a parameter of tool '" + tool->name + "'", hint);
+      Error(a.key.Mark(), kind + a.name + "' is not a parameter of tool '" + tool->name + "'",
+            hint);
+      continue;
+    }
+    const Kind value_kind = KindOf(a.value);
+    if (bound &&
+        (value_kind == Kind::kNull || (value_kind == Kind::kString && a.value.Scalar().empty()))) {
+      Error(a.mark(), kind + a.name + "' of tool '" + tool->name + "' is empty",
+            "a tool whose bound value is empty is never offered; give a value or a template");
       continue;
     }
     CheckTemplatesIn(a.value, node_id);
@@ -1797,12 +1811,19 @@ void Validator::ParseArgumentEntries(const YAML::Node& args, const std::string& 
 }
 
 // bind: {TOOL: {PARAMETER: VALUE}}: arguments the executor sets, hidden from the model.
-void Validator::ParseBind(const Fields& f, const std::string& node_id, AgentNode* agent) {
+// `listed`: every name under the node's tools, resolved or not (those that did not resolve
+// are reported there once).
+void Validator::ParseBind(const Fields& f, const std::string& node_id,
+                          const std::vector<std::string>& listed, AgentNode* agent) {
   YAML::Node bind;
   if (!Map(f, "bind", &bind, false)) return;  // absent, or the wrong type (reported)
   for (const Entry& b : Entries(bind)) {
-    if (std::find(agent->tools.begin(), agent->tools.end(), b.name) == agent->tools.end()) {
-      std::string hint = DidYouMean(b.name, agent->tools);
+    const bool resolved =
+        std::find(agent->tools.begin(), agent->tools.end(), b.name) != agent->tools.end();
+    if (!resolved) {
+      if (std::find(listed.begin(), listed.end(), b.name) != listed.end()) continue;
+      std::string hint = spec_.FindTool(b.name) ? "add '" + b.name + "' to the node's tools"
+                                                : DidYouMean(b.name, agent->tools);
       if (hint.empty()) {
         hint = agent->tools.empty() ? "add the tool to tools: first"
                                     : "tools: " + JoinNames(agent->tools);
@@ -1819,34 +1840,9 @@ void Validator::ParseBind(const Fields& f, const std::string& node_id, AgentNode
           "bind: {" + b.name + ": {PARAMETER: \"{{inputs.NAME}}\"}}");
       continue;
     }
-    const WorkflowTool* tool = spec_.FindTool(b.name);
-    const json* properties = nullptr;
-    if (tool && tool->spec().parameters.contains("properties")) {
-      properties = &tool->spec().parameters["properties"];
-    }
-    // A bound parameter is taken out of the schema the model sees, so it must be declared.
-    std::vector<std::string> declared;
-    if (properties && properties->is_object()) {
-      for (auto it = properties->begin(); it != properties->end(); ++it) {
-        declared.push_back(it.key());
-      }
-    }
     json values = json::object();
     std::set<std::string> given;
-    for (const Entry& a : Entries(b.value)) {
-      if (tool && std::find(declared.begin(), declared.end(), a.name) == declared.end()) {
-        std::string hint = DidYouMean(a.name, declared);
-        if (hint.empty()) {
-          hint = declared.empty() ? "the tool declares no parameters"
-                                  : "parameters: " + JoinNames(declared);
-        }
-        Error(a.key.Mark(),
-              "bound argument '" + a.name + "' is not a parameter of tool '" + b.name + "'", hint);
-        continue;
-      }
-      CheckTemplatesIn(a.value, node_id);
-      values[a.name] = ToJson(a.value, "", nullptr);
-    }
+    ParseArgumentEntries(b.value, node_id, spec_.FindTool(b.name), true, &values, &given);
     agent->bind[b.name] = std::move(values);
   }
 }
@@ -1866,7 +1862,7 @@ void Validator::ParseToolArguments(const Fields& f, const std::string& node_id,
     }
   }
   std::set<std::string> given;
-  if (has_args) ParseArgumentEntries(args, node_id, tool, &config->arguments, &given);
+  if (has_args) ParseArgumentEntries(args, node_id, tool, false, &config->arguments, &given);
   for (const std::string& r : required) {
     if (!given.count(r)) {
       const YAML::Mark mark = has_args ? f.Find("arguments")->key.Mark() : f.mark;

@@ -131,7 +131,8 @@ struct AgentNode {
   std::vector<std::string> tools;  // tool names
   // Arguments the executor sets instead of the model: {tool: {parameter: value}}, strings
   // are templates. The model sees those tools without the bound parameters, and a tool is
-  // not offered in a turn where a bound value renders empty (docs/WORKFLOWS.md, "bind").
+  // not offered in a turn where a bound value renders empty (docs/WORKFLOWS.md, "Bound
+  // arguments").
   nlohmann::json bind = nlohmann::json::object();
   int max_rounds = 8;
   nlohmann::json answer_schema;  // null when absent

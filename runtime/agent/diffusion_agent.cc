@@ -199,9 +199,10 @@ StatusOr<std::shared_ptr<const structured::JsonGrammar>> DiffusionAgentModel::Gr
 StatusOr<int64_t> DiffusionAgentModel::RepredictDraftStart(
     const std::vector<int32_t>& prompt,
     const std::shared_ptr<const structured::JsonGrammar>& grammar, int64_t gen_length,
-    std::vector<int32_t>* draft) {
+    std::vector<int32_t>* draft, int64_t* forwards) {
   const size_t n = std::min(draft->size(), kRepredictedDraftTokens);
-  // The canvas as the sampler left it: the draft, then EOS to the end.
+  // The canvas as the draft reads: its tokens, then EOS to the end (the answer is cut at
+  // the first EOS, so whatever the sampler left after it reads as EOS too).
   std::vector<int32_t> canvas = *draft;
   const int32_t eos = static_cast<int32_t>(lm_->config().eos_token_id);
   if (static_cast<int64_t>(canvas.size()) < gen_length) canvas.resize(gen_length, eos);
@@ -212,6 +213,7 @@ StatusOr<int64_t> DiffusionAgentModel::RepredictDraftStart(
     matcher_->FillMask(state, mask.data());
     QS_ASSIGN_OR_RETURN(std::vector<float> logits,
                         lm_->PredictAt(prompt, canvas, static_cast<int64_t>(i)));
+    ++*forwards;
     int32_t best = -1;
     for (size_t id = 0; id < logits.size() && id < token_bytes_.size(); ++id) {
       const bool allowed = ((mask[id >> 5] >> (id & 31)) & 1u) != 0;
@@ -299,19 +301,23 @@ StatusOr<workflows::AgentResponse> DiffusionAgentModel::Generate(
     draft_calls = draft->model_calls;
     draft_seconds = draft->seconds;
     DraftPrefix valid = ReadDraft(grammar, token_bytes_, draft->ids);
-    if (!valid.complete) {
-      // The draft's first tokens (call or answer, which tool) were committed early, with
-      // most of the canvas still masked, and an invalid draft often has them at odds with
-      // the rest: {"answer":"trackorder shipment","arguments":{"tracking_id":...}}.
-      // Re-predicted with the finished draft in view, they agree with it.
+    if (!valid.complete && valid.tokens < draft->ids.size()) {
+      // The grammar refused a token of the draft. Its first tokens (call or answer, which
+      // tool) were committed early, with most of the canvas still masked, and an invalid
+      // draft often has them at odds with the rest: {"answer":"trackorder shipment",
+      // "arguments":{"tracking_id":...}}. Re-predicted with the finished draft in view,
+      // they agree with it; the constraint then writes whatever no longer fits.
+      const auto t0 = std::chrono::steady_clock::now();
+      int64_t forwards = 0;
       StatusOr<int64_t> changed =
-          RepredictDraftStart(prompt, grammar, spec.gen_length, &draft->ids);
+          RepredictDraftStart(prompt, grammar, spec.gen_length, &draft->ids, &forwards);
       if (!changed.ok()) {
         return Status(changed.status().code(),
                       "node '" + request.node_id +
                           "': re-predicting the draft failed: " + changed.status().message());
       }
-      draft_calls += static_cast<int64_t>(std::min(draft->ids.size(), kRepredictedDraftTokens));
+      draft_calls += forwards;
+      draft_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       repredicted = *changed;
       if (*changed > 0) valid = ReadDraft(grammar, token_bytes_, draft->ids);
     }

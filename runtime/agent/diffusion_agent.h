@@ -53,7 +53,8 @@ struct TurnReport {
   bool drafted = false;         // ModelSpec::draft: an unconstrained draft came first
   int64_t draft_kept = 0;       // tokens of the draft the grammar kept
   bool draft_complete = false;  // the draft was a complete valid turn (no constrained pass)
-  // Tokens at the start of an invalid draft that re-prediction changed (RepredictDraftStart).
+  // Tokens at the start of an invalid draft (the grammar refused one of its tokens) that
+  // re-prediction changed (RepredictDraftStart).
   int64_t draft_repredicted = 0;
   std::string text;  // the turn as generated
 };
@@ -87,11 +88,12 @@ class DiffusionAgentModel : public workflows::AgentModel {
   StatusOr<std::shared_ptr<const structured::JsonGrammar>> GrammarFor(
       const workflows::AgentRequest& request);
   // An invalid draft's first kRepredictedDraftTokens tokens, re-predicted one by one with
-  // the rest of the draft in view and under the grammar; returns how many changed.
+  // the rest of the draft in view and under the grammar; returns how many changed and adds
+  // the forwards it ran to `forwards`.
   StatusOr<int64_t> RepredictDraftStart(
       const std::vector<int32_t>& prompt,
       const std::shared_ptr<const structured::JsonGrammar>& grammar, int64_t gen_length,
-      std::vector<int32_t>* draft);
+      std::vector<int32_t>* draft, int64_t* forwards);
 
   std::unique_ptr<model::DiffusionLm> lm_;
   std::unique_ptr<model::Tokenizer> tokenizer_;

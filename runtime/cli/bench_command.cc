@@ -176,8 +176,15 @@ int RunBenchAgent(const std::vector<std::string>& args) {
   workflows::AgentRequest request;
   request.node_id = node_id;
   request.answer_schema = agent_node.answer_schema;
-  for (const std::string& name : agent_node.tools)
-    request.tools.push_back(spec->FindTool(name)->spec());
+  // Tools as a run offers them: bound parameters hidden (the bound values themselves only
+  // change the calls, which the bench does not run).
+  for (const std::string& name : agent_node.tools) {
+    tools::ToolSpec offered = spec->FindTool(name)->spec();
+    if (agent_node.bind.contains(name)) {
+      offered.parameters = workflows::WithoutParameters(offered.parameters, agent_node.bind[name]);
+    }
+    request.tools.push_back(std::move(offered));
+  }
   const std::vector<std::string> questions = {"Where is my order A1001?", "Has B2001 shipped yet?",
                                               "Track TRK-9012 please.", "What have I ordered?",
                                               "Can you check order C3002 for me?"};

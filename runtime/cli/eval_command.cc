@@ -161,9 +161,21 @@ int RunEval(const std::vector<std::string>& args) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     if (limit > 0 && score.tasks >= limit) break;
     const json task = json::parse(line, nullptr, false);
-    if (task.is_discarded() || !task.contains("workflow") || !task.contains("expect")) {
+    const bool well_formed = task.is_object() && task.contains("workflow") &&
+                             task["workflow"].is_string() && task.contains("expect") &&
+                             task["expect"].is_object() && task["expect"].contains("first_turn") &&
+                             task.value("inputs", json::object()).is_object();
+    auto strings_or_absent = [&](const char* key) {
+      if (!well_formed || !task["expect"].contains(key)) return true;
+      const json& v = task["expect"][key];
+      return v.is_array() &&
+             std::all_of(v.begin(), v.end(), [](const json& x) { return x.is_string(); });
+    };
+    if (!well_formed || !strings_or_absent("answer_contains") || !strings_or_absent("citations")) {
       return Failure(cmd, set_path + ":" + std::to_string(n) +
-                              ": expected {\"workflow\", \"inputs\", \"expect\"} as JSON");
+                              ": expected {\"workflow\": PATH, \"inputs\": {...}, \"expect\": "
+                              "{\"first_turn\": ..., \"answer_contains\": [strings], "
+                              "\"citations\": [strings]}} as JSON (docs/TRAINING.md)");
     }
     const std::string workflow = (set_dir / task["workflow"].get<std::string>()).string();
     if (!specs.count(workflow)) {

@@ -149,5 +149,12 @@ assert w["tasks"] == 2 and w["tool_selection"] == r["tool_selection"], r' 2>/dev
 [ $? = 2 ] && grep -q "draft must be workflow, on or off" "$work/eval_bad.log" \
   && echo "ok   eval --draft maybe is a usage error" || fail "eval bad draft: $(cat "$work/eval_bad.log")"
 
+# A malformed task line is an error naming the line, not a crash.
+printf '%s\n' '{"workflow": 5, "expect": {"first_turn": "answer"}}' >"$work/bad_set.jsonl"
+"$bin" eval --model random --tokenizer "$qwen2" --set "$work/bad_set.jsonl" >/dev/null \
+  2>"$work/eval_bad_set.log"
+[ $? = 1 ] && grep -q "bad_set.jsonl:1: expected {\"workflow\": PATH" "$work/eval_bad_set.log" \
+  && echo "ok   eval names a malformed task line" || fail "eval bad set: $(cat "$work/eval_bad_set.log")"
+
 if [ "$failures" -ne 0 ]; then echo "$failures failed"; exit 1; fi
 echo "all run/resume checks passed"

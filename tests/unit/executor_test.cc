@@ -683,11 +683,32 @@ TEST(Executor, AToolWhoseBoundValueIsEmptyIsNotOffered) {
   EXPECT_EQ(server.AllCalls().size(), 0u);
 }
 
+TEST(Executor, ABoundValueTheParameterRefusesFailsTheNodeNamingTheBind) {
+  ToolServer server;
+  std::string dir = TestDir();
+  WorkflowSpec spec = Load(dir, kBoundWorkflow, server.port());
+  ScriptedModel model({Answer("never asked")});
+  StatusOr<RunResult> r = Executor(spec, Options(dir, &model))
+                              .Start({{"question", "my orders?"}, {"customer", "Alice"}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, RunStatus::kFailed);
+  EXPECT_NE(r->error.find("agent node 'support': the bound value of 'customer' for tool "
+                          "'list_orders' does not fit the parameter"),
+            std::string::npos)
+      << r->error;
+  EXPECT_TRUE(model.requests.empty()) << "the model is not asked with a tool that cannot run";
+  EXPECT_EQ(server.AllCalls().size(), 0u);
+}
+
 TEST(Executor, WithBoundArgumentsSetsOnlyTheBoundTools) {
   const json bound = {{"list_orders", {{"customer", "alice"}}}};
   std::vector<AgentToolCall> calls = {{"a", "list_orders", json::object()},
                                       {"b", "get_order", {{"order_id", "A1"}}},
                                       {"c", "list_orders", {{"customer", "bob"}, {"x", 1}}}};
+  EXPECT_EQ(WithoutParameters(json::parse(R"({"type":"object","properties":{"customer":{},
+              "status":{}},"required":["customer","status"]})"),
+                              bound["list_orders"]),
+            json::parse(R"({"type":"object","properties":{"status":{}},"required":["status"]})"));
   std::vector<AgentToolCall> out = WithBoundArguments(bound, calls);
   EXPECT_EQ(out[0].arguments, (json{{"customer", "alice"}}));
   EXPECT_EQ(out[1].arguments, (json{{"order_id", "A1"}}));

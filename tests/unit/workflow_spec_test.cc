@@ -316,7 +316,7 @@ const ErrorCase kErrorCases[] = {
      "    http: {url: \"http://127.0.0.1/\"}\nnodes:\n  - id: a\n    type: agent\n"
      "    prompt: hi\n    tools: []\n    bind:\n      f: {who: x}\n    output: o\n",
      13, 7, "'bind' of agent node 'a' names tool 'f', which is not in its tools",
-     "add the tool to tools: first"},
+     "add 'f' to the node's tools"},
     {"bind_parameter_unknown",
      "name: t\ntools:\n  - name: f\n    description: d\n    parameters: {type: object, "
      "properties: {who: {type: string}}, required: [who]}\n"
@@ -336,6 +336,19 @@ const ErrorCase kErrorCases[] = {
      "    prompt: hi\n    tools: [f]\n    bind:\n      f: {who: \"{{inputs.user}}\"}\n"
      "    output: o\n",
      13, 16, "inputs.user", ""},
+    {"bind_empty_value",
+     "name: t\ntools:\n  - name: f\n    description: d\n    parameters: {type: object, "
+     "properties: {who: {type: string}}, required: [who]}\n"
+     "    http: {url: \"http://127.0.0.1/\"}\nnodes:\n  - id: a\n    type: agent\n"
+     "    prompt: hi\n    tools: [f]\n    bind:\n      f: {who: \"\"}\n    output: o\n",
+     13, 16, "bound argument 'who' of tool 'f' is empty", "never offered"},
+    {"bind_declared_tool_not_listed",
+     "name: t\ntools:\n  - name: f\n    description: d\n    parameters: {type: object, "
+     "properties: {who: {type: string}}, required: [who]}\n"
+     "    http: {url: \"http://127.0.0.1/\"}\n  - {name: g, description: d, http: {url: "
+     "\"http://127.0.0.1/\"}}\nnodes:\n  - id: a\n    type: agent\n"
+     "    prompt: hi\n    tools: [g]\n    bind:\n      f: {who: x}\n    output: o\n",
+     14, 7, "names tool 'f', which is not in its tools", "add 'f' to the node's tools"},
     // Tools need exactly one of http / retrieve.
     {"tool_both_kinds",
      "name: t\ntools:\n  - name: f\n    description: d\n    http: {url: \"http://127.0.0.1/\"}\n"
@@ -438,6 +451,17 @@ TEST(WorkflowSpec, CollectsEveryProblemInFileOrder) {
       "wf.yaml:11:19: error: edge 'to' names unknown node 'c' (hint: nodes: a, b)",
   };
   EXPECT_EQ(got, want) << DescribeAll(v.diagnostics);
+}
+
+// A misspelt tool under tools: and bind is reported once, at the tools entry.
+TEST(WorkflowSpec, BindOfAnUnknownListedToolIsNotReportedTwice) {
+  WorkflowValidation v = Validate(
+      "name: t\ntools:\n  - {name: list_orders, description: d, http: {url: "
+      "\"http://127.0.0.1/\"}}\nnodes:\n  - id: a\n    type: agent\n    prompt: hi\n"
+      "    tools: [list_order]\n    bind:\n      list_order: {customer: x}\n    output: o\n");
+  ASSERT_EQ(v.diagnostics.size(), 1u) << DescribeAll(v.diagnostics);
+  EXPECT_EQ(v.diagnostics[0].line, 8);
+  EXPECT_NE(v.diagnostics[0].message.find("uses unknown tool 'list_order'"), std::string::npos);
 }
 
 TEST(WorkflowSpec, DiagnosticFormats) {

@@ -12,14 +12,15 @@
 # Usage: scripts/train_builtin_model.sh [BUILD_DIR] [WORK_DIR]
 #   environment: STEPS, DRILL_STEPS, SEED, LR, WARMUP, BATCH, HIDDEN, LAYERS, HEADS, FFN,
 #   MAX_LEN, SAVE_EVERY, ORDER_TASKS, DOCS_TASKS, DRILL_TASKS, DOCS_REPEAT, INIT_FROM,
-#   MASK_SAMPLING (count, the default, bernoulli, suffix or mixed; both stages), VOCAB_SIZE
+#   MASK_SAMPLING (count, the default, bernoulli, suffix or mixed; both stages), VOCAB_SIZE,
+#   DOCS_DECLINES, STAGE2_DRILLS
 # Rerunning with the same WORK_DIR continues an interrupted run (--resume).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$src/build}
 work=${2:-$build/train_builtin}
 steps=${STEPS:-4000}
-drill_steps=${DRILL_STEPS:-6000}
+drill_steps=${DRILL_STEPS:-2500}
 seed=${SEED:-1}
 lr=${LR:-1e-3}
 masks=(--mask-sampling "${MASK_SAMPLING:-count}")
@@ -31,16 +32,22 @@ if [ ! -f "$work/corpus/corpus.jsonl" ]; then
     --drill-tasks "${DRILL_TASKS:-30000}" --agent-prompt compact --spoken-names \
     --vocab-size "${VOCAB_SIZE:-4096}"
 fi
-# Stage two sees the drills again, so copying from the question keeps its share, and the
-# document turns DOCS_REPEAT times: they are a few thousand long rows among ~50k short ones
-# (run 8 used 2: no gain on documents, fewer steps for the order agent).
-docs_repeat=${DOCS_REPEAT:-1}
+# Stage two: the corpus's order turns, its document answers DOCS_REPEAT times (a few
+# thousand long rows among tens of thousands of short ones), the first DOCS_DECLINES of
+# its "do not know" turns (-1: all) and the first STAGE2_DRILLS drills (-1: all), so that
+# copying from the question keeps its share. The defaults are run 20's (docs/TRAINING.md:
+# 59 minutes in all; tool selection 0.980, exact arguments 0.928, but documents 15/70).
+docs_repeat=${DOCS_REPEAT:-4}
 if [ ! -f "$work/corpus/mix.jsonl" ]; then
-  cat "$work/corpus/corpus.jsonl" "$work/corpus/drills.jsonl" >"$work/corpus/mix.jsonl.tmp"
-  for ((r = 1; r < docs_repeat; r++)); do
-    grep -F 'Tools: search_policies.' "$work/corpus/corpus.jsonl" >>"$work/corpus/mix.jsonl.tmp"
+  corpus=$work/corpus/corpus.jsonl mix=$work/corpus/mix.jsonl.tmp
+  grep -vF 'Tools: search_policies.' "$corpus" >"$mix"
+  for ((r = 0; r < docs_repeat; r++)); do
+    grep -F 'Tools: search_policies.' "$corpus" | grep -vF 'I do not know.' >>"$mix"
   done
-  mv "$work/corpus/mix.jsonl.tmp" "$work/corpus/mix.jsonl"
+  grep -F 'Tools: search_policies.' "$corpus" | grep -F 'I do not know.' |
+    awk -v n="${DOCS_DECLINES:-140}" 'n < 0 || NR <= n' >>"$mix"
+  awk -v n="${STAGE2_DRILLS:-6000}" 'n < 0 || NR <= n' "$work/corpus/drills.jsonl" >>"$mix"
+  mv "$mix" "$work/corpus/mix.jsonl"
 fi
 init=(${INIT_FROM:+--init-from "$INIT_FROM"})
 if [ "$drill_steps" -gt 0 ] && [ -z "${INIT_FROM:-}" ]; then

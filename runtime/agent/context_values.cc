@@ -111,14 +111,13 @@ std::vector<std::string> ContextSentences(const std::vector<std::string>& texts)
 
 namespace {
 
-// Replaces the keyword in one schema object; `words` / `sentences` are computed once.
-Status ResolveAt(ordered_json* node, const std::string& pointer,
-                 const std::vector<std::string>& words, const std::vector<std::string>& sentences,
+// Replaces the keyword in one schema object.
+Status ResolveAt(ordered_json* node, const std::string& pointer, const ConversationValues& values,
                  std::vector<std::string>* without_candidates) {
   const ordered_json& kind = (*node)[workflows::kFromContextKeyword];
   const std::vector<std::string>* candidates = nullptr;
-  if (kind == "words") candidates = &words;
-  if (kind == "sentences") candidates = &sentences;
+  if (kind == "words") candidates = &values.words();
+  if (kind == "sentences") candidates = &values.sentences();
   if (candidates == nullptr) {
     return InvalidArgument(pointer + "/" + workflows::kFromContextKeyword +
                            ": must be \"words\" or \"sentences\", got " + kind.dump());
@@ -140,23 +139,22 @@ Status ResolveAt(ordered_json* node, const std::string& pointer,
   return Status::Ok();
 }
 
-Status ResolveAll(ordered_json* node, const std::string& pointer,
-                  const std::vector<std::string>& words, const std::vector<std::string>& sentences,
+Status ResolveAll(ordered_json* node, const std::string& pointer, const ConversationValues& values,
                   std::vector<std::string>* without_candidates) {
   if (node->is_object()) {
     // A property called "x-from-context" holds a schema (an object), the keyword a string.
     auto it = node->find(workflows::kFromContextKeyword);
     if (it != node->end() && !it->is_object()) {
-      QS_RETURN_IF_ERROR(ResolveAt(node, pointer, words, sentences, without_candidates));
+      QS_RETURN_IF_ERROR(ResolveAt(node, pointer, values, without_candidates));
     }
     for (auto& [key, value] : node->items()) {
       QS_RETURN_IF_ERROR(ResolveAll(&value, pointer + "/" + json_schema::EscapePointerToken(key),
-                                    words, sentences, without_candidates));
+                                    values, without_candidates));
     }
   } else if (node->is_array()) {
     for (size_t i = 0; i < node->size(); ++i) {
-      QS_RETURN_IF_ERROR(ResolveAll(&(*node)[i], pointer + "/" + std::to_string(i), words,
-                                    sentences, without_candidates));
+      QS_RETURN_IF_ERROR(
+          ResolveAll(&(*node)[i], pointer + "/" + std::to_string(i), values, without_candidates));
     }
   }
   return Status::Ok();
@@ -178,34 +176,35 @@ bool MentionsKeyword(const ordered_json& node) {
 
 }  // namespace
 
-Status ResolveContextValues(const std::vector<workflows::ChatMessage>& messages,
-                            ordered_json* schema) {
-  if (!MentionsKeyword(*schema)) return Status::Ok();
-  const std::vector<std::string> texts = ContextTexts(messages);
-  return ResolveAll(schema, "", ContextWords(texts), ContextSentences(texts), nullptr);
+void ConversationValues::Read() const {
+  if (read_) return;
+  const std::vector<std::string> texts = ContextTexts(*messages_);
+  words_ = ContextWords(texts);
+  sentences_ = ContextSentences(texts);
+  read_ = true;
 }
 
-StatusOr<std::vector<tools::ToolSpec>> CallableTools(
-    const std::vector<workflows::ChatMessage>& messages,
-    const std::vector<tools::ToolSpec>& tools) {
+Status ResolveContextValues(const ConversationValues& values, ordered_json* schema) {
+  if (!MentionsKeyword(*schema)) return Status::Ok();
+  return ResolveAll(schema, "", values, nullptr);
+}
+
+Status ResolveContextValues(const std::vector<workflows::ChatMessage>& messages,
+                            ordered_json* schema) {
+  return ResolveContextValues(ConversationValues(messages), schema);
+}
+
+StatusOr<std::vector<tools::ToolSpec>> CallableTools(const ConversationValues& values,
+                                                     const std::vector<tools::ToolSpec>& tools) {
   std::vector<tools::ToolSpec> callable;
-  std::vector<std::string> texts;
-  std::vector<std::string> words, sentences;
-  bool read = false;
   for (const tools::ToolSpec& tool : tools) {
     ordered_json parameters = tool.parameters;
     if (!MentionsKeyword(parameters)) {
       callable.push_back(tool);
       continue;
     }
-    if (!read) {
-      texts = ContextTexts(messages);
-      words = ContextWords(texts);
-      sentences = ContextSentences(texts);
-      read = true;
-    }
     std::vector<std::string> without;
-    if (Status s = ResolveAll(&parameters, "", words, sentences, &without); !s.ok()) {
+    if (Status s = ResolveAll(&parameters, "", values, &without); !s.ok()) {
       return Status(s.code(), "tool '" + tool.name + "': parameters" + s.message());
     }
     bool can_fill = true;
@@ -220,6 +219,12 @@ StatusOr<std::vector<tools::ToolSpec>> CallableTools(
     if (can_fill) callable.push_back(tool);
   }
   return callable;
+}
+
+StatusOr<std::vector<tools::ToolSpec>> CallableTools(
+    const std::vector<workflows::ChatMessage>& messages,
+    const std::vector<tools::ToolSpec>& tools) {
+  return CallableTools(ConversationValues(messages), tools);
 }
 
 }  // namespace qs::agent

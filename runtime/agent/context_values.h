@@ -46,16 +46,41 @@ constexpr size_t kMaxContextCandidates = 256;
 // Longest sentence offered, in bytes (longer ones are left out).
 constexpr size_t kMaxContextSentenceBytes = 600;
 
+// The words and sentences of a conversation, read on first use and then kept, so that one
+// turn's tools and answer schema share them. Holds a pointer to `messages`.
+class ConversationValues {
+ public:
+  explicit ConversationValues(const std::vector<workflows::ChatMessage>& messages)
+      : messages_(&messages) {}
+  const std::vector<std::string>& words() const {
+    Read();
+    return words_;
+  }
+  const std::vector<std::string>& sentences() const {
+    Read();
+    return sentences_;
+  }
+
+ private:
+  void Read() const;
+  const std::vector<workflows::ChatMessage>* messages_;
+  mutable bool read_ = false;
+  mutable std::vector<std::string> words_, sentences_;
+};
+
 // Replaces every "x-from-context" keyword in `schema` as described above. A value other than
 // "words" or "sentences" is InvalidArgument naming its JSON pointer (`quicksilver validate`
 // reports it with file:line:column before a run starts).
 Status ResolveContextValues(const std::vector<workflows::ChatMessage>& messages,
                             nlohmann::ordered_json* schema);
+Status ResolveContextValues(const ConversationValues& values, nlohmann::ordered_json* schema);
 
 // The tools the model may call this turn: all of `tools` except those with a required
 // top-level parameter that says "x-from-context" and has no candidate in the conversation
 // (say, track_shipment before any tracking id was written). Errors as above.
 StatusOr<std::vector<tools::ToolSpec>> CallableTools(
     const std::vector<workflows::ChatMessage>& messages, const std::vector<tools::ToolSpec>& tools);
+StatusOr<std::vector<tools::ToolSpec>> CallableTools(const ConversationValues& values,
+                                                     const std::vector<tools::ToolSpec>& tools);
 
 }  // namespace qs::agent

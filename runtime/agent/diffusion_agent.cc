@@ -154,13 +154,14 @@ std::string DiffusionAgentModel::PromptText(const workflows::AgentRequest& reque
 
 StatusOr<std::shared_ptr<const structured::JsonGrammar>> DiffusionAgentModel::GrammarFor(
     const workflows::AgentRequest& request) {
-  StatusOr<std::vector<tools::ToolSpec>> callable = CallableTools(request.messages, request.tools);
+  const ConversationValues values(request.messages);  // read once, for tools and answer
+  StatusOr<std::vector<tools::ToolSpec>> callable = CallableTools(values, request.tools);
   if (!callable.ok()) {
     return Status(callable.status().code(),
                   "node '" + request.node_id + "': " + callable.status().message());
   }
   QS_ASSIGN_OR_RETURN(nlohmann::ordered_json schema, TurnSchema(*callable, request.answer_schema));
-  if (Status s = ResolveContextValues(request.messages, &schema); !s.ok()) {
+  if (Status s = ResolveContextValues(values, &schema); !s.ok()) {
     return Status(s.code(), "node '" + request.node_id + "': the turn schema " + s.message());
   }
   const std::string key = schema.dump();
